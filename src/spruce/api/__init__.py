@@ -1,0 +1,1 @@
+"""The edges: wire formats in, service calls, wire formats out."""

@@ -1,0 +1,50 @@
+"""The ASGI application: control plane at the root, each index's data plane
+under ``/data/{project}/{index}`` (the ``host`` that describe_index returns)."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+
+from spruce.api.rest import indexes, vectors
+from spruce.api.rest.errors import error_response
+from spruce.errors import InvalidArgument, NotFound, SpruceError
+from spruce.service import Services
+
+__all__ = ["build_app"]
+
+
+def _is_data_plane(request: Request) -> bool:
+    return request.url.path.startswith("/data/")
+
+
+async def _on_error(request: Request, exc: Exception) -> Response:
+    return error_response(exc, data_plane=_is_data_plane(request))
+
+
+async def _on_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    mapped: SpruceError
+    if exc.status_code == 404:
+        mapped = NotFound(f"Not found: {request.method} {request.url.path}")
+    elif exc.status_code == 405:
+        mapped = InvalidArgument(f"Method {request.method} not allowed on {request.url.path}")
+    else:
+        mapped = InvalidArgument(str(exc.detail))
+    return error_response(mapped, data_plane=_is_data_plane(request))
+
+
+def build_app(services: Services) -> Starlette:
+    app = Starlette(
+        routes=[*indexes.routes, Mount("/data/{project}/{index}", routes=vectors.routes)],
+        exception_handlers={
+            SpruceError: _on_error,
+            HTTPException: _on_http,
+            Exception: _on_error,
+        },
+    )
+    app.state.services = services
+    return app

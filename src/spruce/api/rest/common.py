@@ -1,0 +1,70 @@
+"""Helpers every REST route shares: body decoding, auth, thread offload, JSON out."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from spruce.errors import InvalidArgument, PayloadTooLarge
+from spruce.service import Services
+from spruce.service.limits import MAX_REQUEST_BYTES
+
+__all__ = ["json_body", "json_response", "offload", "project", "services"]
+
+T = TypeVar("T")
+
+_limiter: anyio.CapacityLimiter | None = None
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def project(request: Request) -> str:
+    return services(request).auth.project_for(request.headers.get("api-key"))
+
+
+async def offload(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run blocking service work (disk, scans) in the worker pool, never on the loop."""
+    global _limiter
+    if _limiter is None:
+        _limiter = anyio.CapacityLimiter(8)
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=_limiter)
+
+
+async def json_body(request: Request, *, required: bool = True) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise PayloadTooLarge(
+            f"Request size is {len(raw)} bytes, larger than the limit of {MAX_REQUEST_BYTES} bytes"
+        )
+    if not raw.strip():
+        if required:
+            raise InvalidArgument("Request body is empty; expected a JSON object")
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgument(f"Malformed JSON in request body: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument("Request body must be a JSON object")
+    return body
+
+
+def json_response(
+    body: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )

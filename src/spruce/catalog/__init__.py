@@ -1,0 +1,5 @@
+"""Control-plane state in SQLite: projects, API keys and indexes."""
+
+from spruce.catalog.store import Catalog, IndexRow
+
+__all__ = ["Catalog", "IndexRow"]

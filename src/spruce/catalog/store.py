@@ -1,0 +1,179 @@
+"""The catalog: one SQLite database holding projects, API keys and indexes.
+
+SQLite gives atomic, durable control-plane changes for free; the engine's
+own files hold the data. Rows are small, so every call opens no cursor state
+beyond the call and holds a lock (SQLite connections are not thread-safe).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spruce.errors import AlreadyExists, NotFound
+
+__all__ = ["Catalog", "IndexRow"]
+
+_MIGRATIONS = [
+    """
+    CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+    CREATE TABLE api_keys (
+        hash TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects(id),
+        name TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE indexes (
+        project_id TEXT NOT NULL REFERENCES projects(id),
+        name TEXT NOT NULL,
+        uid TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (project_id, name)
+    );
+    """,
+]
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass
+class IndexRow:
+    """An index as the catalog stores it; ``spec`` holds the mutable JSON config."""
+
+    project_id: str
+    name: str
+    uid: str
+    state: str
+    created_at: float
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dimension(self) -> int | None:
+        value = self.spec.get("dimension")
+        return int(value) if value is not None else None
+
+    @property
+    def metric(self) -> str:
+        return str(self.spec.get("metric", "cosine"))
+
+    @property
+    def vector_type(self) -> str:
+        return str(self.spec.get("vector_type", "dense"))
+
+
+class Catalog:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._lock = threading.Lock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            (version,) = self._db.execute("PRAGMA user_version").fetchone()
+            for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+                self._db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- projects and keys ---------------------------------------------------
+
+    def ensure_project(self, name: str = "default") -> str:
+        with self._lock:
+            row = self._db.execute("SELECT id FROM projects WHERE name=?", (name,)).fetchone()
+            if row:
+                return str(row[0])
+            project_id = f"proj-{secrets.token_hex(6)}"
+            self._db.execute("INSERT INTO projects VALUES (?, ?)", (project_id, name))
+            return project_id
+
+    def has_keys(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None
+
+    def add_key(self, project_id: str, key: str, name: str = "default") -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO api_keys VALUES (?, ?, ?, ?)",
+                (_hash_key(key), project_id, name, time.time()),
+            )
+
+    def project_for_key(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT project_id FROM api_keys WHERE hash=?", (_hash_key(key),)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    # -- indexes ---------------------------------------------------------------
+
+    def create_index(self, project_id: str, name: str, spec: dict[str, Any]) -> IndexRow:
+        row = IndexRow(project_id, name, secrets.token_hex(8), "Initializing", time.time(), spec)
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO indexes VALUES (?, ?, ?, ?, ?, ?)",
+                    (project_id, name, row.uid, row.state, json.dumps(spec), row.created_at),
+                )
+            except sqlite3.IntegrityError:
+                raise AlreadyExists("Resource already exists") from None
+        return row
+
+    def get_index(self, project_id: str, name: str) -> IndexRow:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT project_id, name, uid, state, created_at, spec FROM indexes"
+                " WHERE project_id=? AND name=?",
+                (project_id, name),
+            ).fetchone()
+        if found is None:
+            raise NotFound(f"Resource {name} not found")
+        return _row(found)
+
+    def list_indexes(self, project_id: str | None = None) -> list[IndexRow]:
+        query = "SELECT project_id, name, uid, state, created_at, spec FROM indexes"
+        args: tuple[str, ...] = ()
+        if project_id is not None:
+            query += " WHERE project_id=?"
+            args = (project_id,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY created_at", args).fetchall()
+        return [_row(r) for r in rows]
+
+    def update_index(
+        self, row: IndexRow, *, spec: dict[str, Any] | None = None, state: str | None = None
+    ) -> IndexRow:
+        if spec is not None:
+            row.spec = spec
+        if state is not None:
+            row.state = state
+        with self._lock:
+            self._db.execute(
+                "UPDATE indexes SET spec=?, state=? WHERE uid=?",
+                (json.dumps(row.spec), row.state, row.uid),
+            )
+        return row
+
+    def delete_index(self, row: IndexRow) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM indexes WHERE uid=?", (row.uid,))
+
+
+def _row(found: tuple[Any, ...]) -> IndexRow:
+    project_id, name, uid, state, created_at, spec = found
+    return IndexRow(project_id, name, uid, state, created_at, json.loads(spec))

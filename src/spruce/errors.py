@@ -1,0 +1,93 @@
+"""The one error tree of Spruce.
+
+Every failure a client can see is a ``SpruceError``; the edges (``api/rest``,
+``api/grpc``) map each class to a status code and nothing else does::
+
+    SpruceError
+     ├── InvalidArgument      bad input (400 / INVALID_ARGUMENT)
+     ├── Unauthenticated      missing or unknown API key (401)
+     ├── PermissionDenied     e.g. deletion protection (403)
+     ├── NotFound             unknown index, namespace, import (404)
+     ├── AlreadyExists        index name taken (409)
+     ├── FailedPrecondition   state forbids the call (400 / FAILED_PRECONDITION)
+     ├── ResourceExhausted    quotas and system limits (429)
+     ├── PayloadTooLarge      request bigger than the limit (413)
+     ├── Unavailable          paused or shutting down (503)
+     ├── Unimplemented        not supported by this server (501)
+     ├── Corruption           on-disk data failed a checksum (500)
+     └── Internal             anything else (500)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "Corruption",
+    "FailedPrecondition",
+    "Internal",
+    "InvalidArgument",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "SpruceError",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+]
+
+
+class SpruceError(Exception):
+    """Base of every error a client can see; ``message`` is sent verbatim."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(SpruceError):
+    pass
+
+
+class Unauthenticated(SpruceError):
+    pass
+
+
+class PermissionDenied(SpruceError):
+    pass
+
+
+class NotFound(SpruceError):
+    pass
+
+
+class AlreadyExists(SpruceError):
+    pass
+
+
+class FailedPrecondition(SpruceError):
+    pass
+
+
+class ResourceExhausted(SpruceError):
+    pass
+
+
+class PayloadTooLarge(SpruceError):
+    pass
+
+
+class Unavailable(SpruceError):
+    pass
+
+
+class Unimplemented(SpruceError):
+    pass
+
+
+class Corruption(SpruceError):
+    pass
+
+
+class Internal(SpruceError):
+    pass

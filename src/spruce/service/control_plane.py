@@ -1,0 +1,180 @@
+"""Control-plane use cases: create, describe, list, configure and delete indexes."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from spruce.catalog import Catalog, IndexRow
+from spruce.errors import InvalidArgument, NotFound, PermissionDenied
+from spruce.service.data_plane import DataPlane
+from spruce.service.limits import MAX_DIMENSION, MAX_INDEX_NAME
+
+__all__ = ["ControlPlane", "IndexRequest"]
+
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_METRICS = ("cosine", "euclidean", "dotproduct")
+_PROTECTION = ("enabled", "disabled")
+_MAX_TAGS = 20
+
+
+@dataclass
+class IndexRequest:
+    """A create request, whichever API version's body it arrived in."""
+
+    name: object
+    dimension: object = None
+    metric: object = None
+    vector_type: object = "dense"
+    deletion_protection: object = "disabled"
+    tags: object = None
+    cloud: str = "aws"
+    region: str = "us-east-1"
+    read_capacity: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise InvalidArgument("Index name must be a non-empty string")
+    if len(name) > MAX_INDEX_NAME or not _NAME.match(name):
+        raise InvalidArgument(
+            "Name must consist of lower case alphanumeric characters or '-', start and end "
+            f"with an alphanumeric character, and be at most {MAX_INDEX_NAME} characters long"
+        )
+    return name
+
+
+def check_tags(tags: object, current: dict[str, str] | None = None) -> dict[str, str]:
+    """Merge tags as Pinecone's PATCH does: an empty value removes a tag."""
+    merged = dict(current or {})
+    if tags is None:
+        return merged
+    if not isinstance(tags, dict):
+        raise InvalidArgument("tags must be an object of string keys and values")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", key):
+            raise InvalidArgument(
+                f"Invalid tag key {key!r}: keys are 1-80 characters of letters, digits, '_' or '-'"
+            )
+        if not isinstance(value, str) or len(value) > 120:
+            raise InvalidArgument(f"Invalid value for tag {key!r}: a string of at most 120 chars")
+        if value:
+            merged[key] = value
+        else:
+            merged.pop(key, None)
+    if len(merged) > _MAX_TAGS:
+        raise InvalidArgument(f"An index may have at most {_MAX_TAGS} tags")
+    return merged
+
+
+def check_protection(value: object) -> str:
+    if value not in _PROTECTION:
+        raise InvalidArgument(
+            f"Invalid value for deletion_protection: {value!r}; expected 'enabled' or 'disabled'"
+        )
+    return str(value)
+
+
+class ControlPlane:
+    def __init__(self, catalog: Catalog, data: DataPlane) -> None:
+        self._catalog = catalog
+        self._data = data
+
+    def create(self, project_id: str, req: IndexRequest) -> IndexRow:
+        name = check_name(req.name)
+        vector_type = req.vector_type or "dense"
+        if vector_type not in ("dense", "sparse"):
+            raise InvalidArgument(f"Invalid vector_type {vector_type!r}: use dense or sparse")
+        metric = req.metric or ("dotproduct" if vector_type == "sparse" else "cosine")
+        if metric not in _METRICS:
+            raise InvalidArgument(
+                f"Invalid value for metric: {metric!r}; expected one of cosine, euclidean, "
+                "dotproduct"
+            )
+        dimension = req.dimension
+        if vector_type == "sparse":
+            if dimension is not None:
+                raise InvalidArgument("Sparse vector indexes must not have a dimension")
+            if metric != "dotproduct":
+                raise InvalidArgument("Sparse vector indexes must use the metric dotproduct")
+        else:
+            if dimension is None:
+                raise InvalidArgument("Dimension is required for dense vector indexes")
+            if isinstance(dimension, bool) or not isinstance(dimension, int):
+                raise InvalidArgument("Dimension must be an integer")
+            if not 1 <= dimension <= MAX_DIMENSION:
+                raise InvalidArgument(
+                    f"Dimension must be between 1 and {MAX_DIMENSION}, got {dimension}"
+                )
+        spec: dict[str, Any] = {
+            "dimension": dimension,
+            "metric": metric,
+            "vector_type": vector_type,
+            "deletion_protection": check_protection(req.deletion_protection or "disabled"),
+            "tags": check_tags(req.tags),
+            "cloud": req.cloud,
+            "region": req.region,
+            "read_capacity": req.read_capacity or {"mode": "OnDemand"},
+            **req.extra,
+        }
+        row = self._catalog.create_index(project_id, name, spec)
+        # Storage is made off the request path: the index answers Initializing until then.
+        threading.Thread(target=self._initialize, args=(row,), daemon=True).start()
+        return row
+
+    def _initialize(self, row: IndexRow) -> None:
+        self._data.create_storage(row)
+        try:
+            current = self._catalog.get_index(row.project_id, row.name)
+        except NotFound:
+            return
+        if current.uid == row.uid:
+            self._catalog.update_index(current, state="Ready")
+
+    def recover(self) -> None:
+        """Finish initializations cut short by a restart."""
+        for row in self._catalog.list_indexes():
+            if row.state == "Initializing":
+                self._initialize(row)
+
+    def describe(self, project_id: str, name: str) -> IndexRow:
+        return self._catalog.get_index(project_id, name)
+
+    def list(self, project_id: str) -> list[IndexRow]:
+        return self._catalog.list_indexes(project_id)
+
+    def configure(
+        self,
+        project_id: str,
+        name: str,
+        *,
+        deletion_protection: object = None,
+        tags: object = None,
+        read_capacity: dict[str, Any] | None = None,
+    ) -> IndexRow:
+        row = self._catalog.get_index(project_id, name)
+        spec = dict(row.spec)
+        if deletion_protection is not None:
+            spec["deletion_protection"] = check_protection(deletion_protection)
+        if tags is not None:
+            spec["tags"] = check_tags(tags, spec.get("tags"))
+        if read_capacity is not None:
+            spec["read_capacity"] = read_capacity
+        return self._catalog.update_index(row, spec=spec)
+
+    def delete(self, project_id: str, name: str) -> None:
+        row = self._catalog.get_index(project_id, name)
+        if row.spec.get("deletion_protection") == "enabled":
+            raise PermissionDenied(
+                "Deletion protection is enabled for this index. Disable deletion protection "
+                "before retrying."
+            )
+        self._catalog.delete_index(row)
+        self._data.drop_storage(row)
+
+    def resolve(self, project_id: str, name: str) -> IndexRow:
+        """The index a data-plane call addresses."""
+        return self._catalog.get_index(project_id, name)

@@ -1,0 +1,364 @@
+"""Data-plane use cases: every read and write of records, for every edge.
+
+Calls are synchronous and may block on disk; edges run them in a thread pool
+so the event loop never waits on fsync or a scan.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import shutil
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import orjson
+
+from spruce.catalog import IndexRow
+from spruce.engine.filters import Filter, parse_filter
+from spruce.engine.namespace import Metric, Namespace
+from spruce.engine.store import IndexStore
+from spruce.errors import AlreadyExists, InvalidArgument, NotFound
+from spruce.service.limits import (
+    MAX_DELETE_IDS,
+    MAX_FETCH_IDS,
+    MAX_LIST_LIMIT,
+    MAX_TOP_K,
+    MAX_UPSERT_BATCH,
+)
+from spruce.service.records import (
+    check_dense,
+    check_id,
+    check_metadata,
+    check_record,
+    check_sparse,
+)
+from spruce.types import Match, Record
+
+__all__ = ["DataPlane", "ListPage", "NamespaceInfo", "QueryResult", "Stats"]
+
+_GB = 1024**3
+
+
+@dataclass
+class QueryResult:
+    matches: list[Match]
+    namespace: str
+    read_units: int
+    lsn: int
+
+
+@dataclass
+class ListPage:
+    ids: list[str]
+    next_token: str | None
+    namespace: str
+    lsn: int
+
+
+@dataclass
+class NamespaceInfo:
+    name: str
+    record_count: int
+
+
+@dataclass
+class Stats:
+    dimension: int | None
+    metric: str
+    vector_type: str
+    namespaces: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.namespaces.values())
+
+
+class DataPlane:
+    """Owns one ``IndexStore`` per index, opened on first use."""
+
+    def __init__(self, data_dir: Path, *, flush_rows: int) -> None:
+        self._root = data_dir / "indexes"
+        self._flush_rows = flush_rows
+        self._stores: dict[str, IndexStore] = {}
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def store(self, index: IndexRow) -> IndexStore:
+        with self._lock:
+            store = self._stores.get(index.uid)
+            if store is None:
+                store = IndexStore(
+                    self._root / index.uid,
+                    dimension=index.dimension,
+                    metric=cast(Metric, index.metric),
+                    flush_rows=self._flush_rows,
+                )
+                self._stores[index.uid] = store
+            return store
+
+    def create_storage(self, index: IndexRow) -> None:
+        (self._root / index.uid).mkdir(parents=True, exist_ok=True)
+
+    def drop_storage(self, index: IndexRow) -> None:
+        with self._lock:
+            store = self._stores.pop(index.uid, None)
+        if store is not None:
+            store.close()
+        shutil.rmtree(self._root / index.uid, ignore_errors=True)
+
+    def close(self) -> None:
+        with self._lock:
+            stores, self._stores = list(self._stores.values()), {}
+        for store in stores:
+            store.close()
+
+    def _namespace(self, index: IndexRow, namespace: str, *, create: bool) -> Namespace | None:
+        return self.store(index).get(namespace, create=create)
+
+    # -- writes ----------------------------------------------------------------
+
+    def upsert(self, index: IndexRow, namespace: str, vectors: object) -> tuple[int, int]:
+        """Validate every record first, so a bad record changes nothing."""
+        if not isinstance(vectors, list):
+            raise InvalidArgument("vectors must be a list")
+        if not vectors:
+            raise InvalidArgument("No vectors provided for upsert")
+        if len(vectors) > MAX_UPSERT_BATCH:
+            raise InvalidArgument(
+                f"Upsert request has {len(vectors)} vectors, the maximum per request is "
+                f"{MAX_UPSERT_BATCH}"
+            )
+        records = [check_record(v, index.dimension, index.vector_type) for v in vectors]
+        ns = self._namespace(index, namespace, create=True)
+        assert ns is not None
+        return ns.upsert(_last_wins(records)), len(records)
+
+    def update(
+        self,
+        index: IndexRow,
+        namespace: str,
+        *,
+        id: object = None,
+        values: object = None,
+        sparse_values: object = None,
+        set_metadata: object = None,
+        filter: object = None,
+        dry_run: bool = False,
+    ) -> tuple[int, int]:
+        """Update one record by id, or the metadata of every record matching a filter."""
+        metadata = check_metadata(set_metadata) if set_metadata is not None else None
+        if filter is not None:
+            if id is not None:
+                raise InvalidArgument("Cannot update by both id and filter")
+            if values is not None or sparse_values is not None:
+                raise InvalidArgument("Updating values by filter is not supported")
+            parsed = _require_filter(filter)
+            ns = self._namespace(index, namespace, create=False)
+            if ns is None:
+                return 0, 0
+            if dry_run:
+                return ns.lsn, ns.count(parsed)
+            return ns.update_where(parsed, metadata or {})
+        record_id = check_id(id)
+        dense = (
+            check_dense(values, index.dimension) if values is not None and values != [] else None
+        )
+        sparse = check_sparse(sparse_values) if sparse_values is not None else None
+        ns = self._namespace(index, namespace, create=False)
+        if ns is None:
+            raise NotFound(f"Vector with ID {record_id} not found")
+        lsn, found = ns.update(record_id, values=dense, sparse=sparse, set_metadata=metadata)
+        if not found:
+            raise NotFound(f"Vector with ID {record_id} not found")
+        return lsn, 1
+
+    def delete(
+        self,
+        index: IndexRow,
+        namespace: str,
+        *,
+        ids: object = None,
+        delete_all: bool = False,
+        filter: object = None,
+    ) -> int:
+        chosen = sum(x is not None and x is not False for x in (ids, filter, delete_all or None))
+        if chosen != 1:
+            raise InvalidArgument("Exactly one of ids, deleteAll or filter must be provided")
+        ns = self._namespace(index, namespace, create=False)
+        if delete_all:
+            if ns is None:
+                raise NotFound("Namespace not found")
+            return ns.delete_all()
+        if filter is not None:
+            parsed = _require_filter(filter)
+            return ns.delete_where(parsed)[0] if ns is not None else 0
+        if not isinstance(ids, list):
+            raise InvalidArgument("ids must be a list of strings")
+        if len(ids) > MAX_DELETE_IDS:
+            raise InvalidArgument(f"Cannot delete more than {MAX_DELETE_IDS} ids at once")
+        checked = [check_id(i) for i in ids]
+        return ns.delete(checked) if ns is not None else 0
+
+    # -- reads -----------------------------------------------------------------
+
+    def query(
+        self,
+        index: IndexRow,
+        namespace: str,
+        *,
+        top_k: object,
+        vector: object = None,
+        sparse_vector: object = None,
+        id: object = None,
+        filter: object = None,
+        include_values: bool = False,
+        include_metadata: bool = False,
+    ) -> QueryResult:
+        if isinstance(top_k, bool) or not isinstance(top_k, int):
+            raise InvalidArgument("topK must be an integer")
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise InvalidArgument(
+                f"Invalid value for top_k: {top_k}, it must be between 1 and {MAX_TOP_K}"
+            )
+        given = sum(x is not None for x in (vector, id)) + (
+            1 if sparse_vector is not None and vector is None else 0
+        )
+        if given != 1:
+            raise InvalidArgument(
+                "Exactly one of vector, sparseVector or id must be provided for a query"
+            )
+        parsed = parse_filter(filter)
+        dense = None
+        if vector is not None and vector != []:
+            if index.vector_type == "sparse":
+                raise InvalidArgument("Dense vectors are not supported for sparse indexes")
+            dense = check_dense(vector, index.dimension, what="Query vector")
+        sparse = check_sparse(sparse_vector) if sparse_vector is not None else None
+        ns = self._namespace(index, namespace, create=False)
+        if ns is None:
+            return QueryResult([], namespace, 1, 0)
+        if id is not None:
+            record = ns.fetch([check_id(id)]).get(cast(str, id))
+            if record is None:
+                return QueryResult([], namespace, 1, ns.lsn)
+            dense, sparse = record.values, record.sparse
+        if dense is None and sparse is None:
+            raise InvalidArgument("Query vector must not be empty")
+        matches = ns.query(
+            dense,
+            top_k=top_k,
+            filter=parsed,
+            sparse=sparse,
+            include_values=include_values,
+            include_metadata=include_metadata,
+        )
+        return QueryResult(matches, namespace, _read_units(ns, index), ns.lsn)
+
+    def fetch(
+        self, index: IndexRow, namespace: str, ids: Sequence[str]
+    ) -> tuple[dict[str, Record], int]:
+        if not ids:
+            raise InvalidArgument("No IDs provided for fetch")
+        if len(ids) > MAX_FETCH_IDS:
+            raise InvalidArgument(f"Cannot fetch more than {MAX_FETCH_IDS} ids at once")
+        checked = [check_id(i) for i in ids]
+        ns = self._namespace(index, namespace, create=False)
+        if ns is None:
+            return {}, 0
+        return ns.fetch(checked), ns.lsn
+
+    def list_ids(
+        self, index: IndexRow, namespace: str, *, prefix: str, limit: int, token: str | None
+    ) -> ListPage:
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise InvalidArgument(f"Invalid limit {limit}: must be between 1 and {MAX_LIST_LIMIT}")
+        after = _decode_token(token) if token else None
+        ns = self._namespace(index, namespace, create=False)
+        if ns is None:
+            return ListPage([], None, namespace, 0)
+        # One extra id tells whether another page exists without a second call.
+        ids = ns.list_ids(prefix=prefix, limit=limit + 1, after=after)
+        more = len(ids) > limit
+        ids = ids[:limit]
+        return ListPage(ids, _encode_token(ids[-1]) if more else None, namespace, ns.lsn)
+
+    def stats(self, index: IndexRow, filter: object = None) -> Stats:
+        parsed = parse_filter(filter)
+        store = self.store(index)
+        stats = Stats(index.dimension, index.metric, index.vector_type)
+        for name in store.names():
+            ns = store.get(name, create=False)
+            if ns is not None:
+                stats.namespaces[name] = ns.count(parsed)
+        return stats
+
+    def namespaces(self, index: IndexRow, *, prefix: str = "") -> list[NamespaceInfo]:
+        store = self.store(index)
+        found = []
+        for name in store.names():
+            if name.startswith(prefix):
+                ns = store.get(name, create=False)
+                if ns is not None:
+                    found.append(NamespaceInfo(name, ns.count()))
+        return found
+
+    def describe_namespace(self, index: IndexRow, namespace: str) -> NamespaceInfo:
+        ns = self._namespace(index, namespace, create=False)
+        if ns is None:
+            raise NotFound(f"Namespace {namespace} not found")
+        return NamespaceInfo(namespace, ns.count())
+
+    def create_namespace(self, index: IndexRow, namespace: str) -> NamespaceInfo:
+        store = self.store(index)
+        if namespace in store.names():
+            raise AlreadyExists(f"Namespace {namespace} already exists")
+        store.get(namespace, create=True)
+        return NamespaceInfo(namespace, 0)
+
+    def delete_namespace(self, index: IndexRow, namespace: str) -> None:
+        if not self.store(index).drop(namespace):
+            raise NotFound(f"Namespace {namespace} not found")
+
+
+def _require_filter(raw: object) -> Filter:
+    parsed = parse_filter(raw)
+    if parsed is None:
+        raise InvalidArgument("Filter must not be empty")
+    return parsed
+
+
+def _last_wins(records: list[Record]) -> list[Record]:
+    """Within one batch a repeated id keeps its last record, as Pinecone does."""
+    latest: dict[str, Record] = {}
+    for record in records:
+        latest.pop(record.id, None)
+        latest[record.id] = record
+    return list(latest.values())
+
+
+def _read_units(ns: Namespace, index: IndexRow) -> int:
+    """1 RU per GB of namespace scanned, at least 1, as Pinecone bills serverless queries."""
+    dim = index.dimension or 0
+    approx_bytes = ns.count() * (dim * 4 + 256)
+    return max(1, math.ceil(approx_bytes / _GB))
+
+
+def _encode_token(last_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"after": last_id})).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> str:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        body: Any = orjson.loads(base64.urlsafe_b64decode(padded))
+        after = body["after"]
+        if not isinstance(after, str):
+            raise TypeError
+        return after
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgument("Invalid pagination token") from None

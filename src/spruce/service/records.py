@@ -1,0 +1,160 @@
+"""Validation of records, vectors and metadata as Pinecone applies it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+
+from spruce.errors import InvalidArgument
+from spruce.service.limits import MAX_ID_LENGTH, MAX_METADATA_BYTES, MAX_SPARSE_NNZ
+from spruce.types import DEFAULT_NAMESPACE, Metadata, Record, SparseVector, Vector
+
+__all__ = [
+    "check_dense",
+    "check_id",
+    "check_metadata",
+    "check_sparse",
+    "check_record",
+    "namespace_name",
+]
+
+
+def namespace_name(raw: object) -> str:
+    """Pinecone treats "" and "__default__" as the same, default namespace."""
+    if raw is None or raw == "":
+        return DEFAULT_NAMESPACE
+    if not isinstance(raw, str):
+        raise InvalidArgument("Namespace must be a string")
+    return raw
+
+
+def check_id(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise InvalidArgument(f"Vector ID must be a string, got {type(raw).__name__}")
+    if not raw:
+        raise InvalidArgument("Vector ID must not be empty")
+    if len(raw.encode()) > MAX_ID_LENGTH:
+        raise InvalidArgument(
+            f"Vector ID must be at most {MAX_ID_LENGTH} bytes long, got {len(raw.encode())}"
+        )
+    return raw
+
+
+def check_dense(raw: object, dimension: int | None, *, what: str = "Vector") -> Vector:
+    if not isinstance(raw, list | tuple | np.ndarray):
+        raise InvalidArgument(f"{what} values must be a list of numbers")
+    try:
+        values = np.asarray(raw, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{what} values must be a list of numbers") from None
+    if values.ndim != 1:
+        raise InvalidArgument(f"{what} values must be a flat list of numbers")
+    if dimension is None:
+        raise InvalidArgument("Upserting dense vectors is not supported for sparse indexes")
+    if values.shape[0] != dimension:
+        raise InvalidArgument(
+            f"Vector dimension {values.shape[0]} does not match the dimension of the index "
+            f"{dimension}"
+        )
+    if not np.isfinite(values).all():
+        raise InvalidArgument(f"{what} values must be finite numbers (no NaN or Infinity)")
+    return values
+
+
+def check_sparse(raw: object) -> SparseVector:
+    if not isinstance(raw, Mapping):
+        raise InvalidArgument("Sparse values must be an object with indices and values")
+    indices_raw, values_raw = raw.get("indices"), raw.get("values")
+    if not isinstance(indices_raw, list | tuple) or not isinstance(values_raw, list | tuple):
+        raise InvalidArgument("Sparse vector must have lists of indices and values")
+    if len(indices_raw) != len(values_raw):
+        raise InvalidArgument(
+            f"Sparse vector indices and values must have the same length, got "
+            f"{len(indices_raw)} indices and {len(values_raw)} values"
+        )
+    if len(indices_raw) > MAX_SPARSE_NNZ:
+        raise InvalidArgument(
+            f"Sparse vector has {len(indices_raw)} non-zero values, the maximum is {MAX_SPARSE_NNZ}"
+        )
+    if any(
+        not isinstance(i, int) or isinstance(i, bool) or i < 0 or i >= 2**32 for i in indices_raw
+    ):
+        raise InvalidArgument("Sparse vector indices must be unsigned 32-bit integers")
+    if len(set(indices_raw)) != len(indices_raw):
+        raise InvalidArgument("Sparse vector indices must be unique")
+    try:
+        values = np.asarray(values_raw, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise InvalidArgument("Sparse vector values must be numbers") from None
+    if not np.isfinite(values).all():
+        raise InvalidArgument("Sparse vector values must be finite numbers")
+    indices = np.asarray(indices_raw, dtype=np.uint32)
+    order = np.argsort(indices, kind="stable")
+    return SparseVector(indices[order], values[order])
+
+
+def check_metadata(raw: object) -> Metadata | None:
+    """Metadata values are strings, numbers, booleans or lists of strings; 40 KB at most."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise InvalidArgument("Metadata must be a JSON object")
+    clean: Metadata = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidArgument("Metadata keys must be non-empty strings")
+        if key.startswith("$"):
+            raise InvalidArgument(f"Metadata key {key!r} must not start with '$'")
+        clean[key] = _metadata_value(key, value)
+    size = len(orjson.dumps(clean))
+    if size > MAX_METADATA_BYTES:
+        raise InvalidArgument(
+            f"Metadata size is {size} bytes, which exceeds the limit of "
+            f"{MAX_METADATA_BYTES} bytes per vector"
+        )
+    return clean
+
+
+def _metadata_value(key: str, value: Any) -> Any:
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidArgument(f"Metadata value for field {key!r} must be a finite number")
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    kind = "null" if value is None else type(value).__name__
+    if isinstance(value, list):
+        kind = "a list containing non-string values"
+    raise InvalidArgument(
+        f"Metadata value for field {key!r} must be a string, number, boolean or list of "
+        f"strings, got {kind}"
+    )
+
+
+def check_record(raw: object, dimension: int | None, vector_type: str) -> Record:
+    """One record of an upsert, as a JSON object with id, values, sparseValues, metadata."""
+    if not isinstance(raw, Mapping):
+        raise InvalidArgument("Each vector must be an object with an id")
+    record_id = check_id(raw.get("id"))
+    values_raw = raw.get("values")
+    sparse_raw = raw.get("sparseValues", raw.get("sparse_values"))
+    values = None
+    if vector_type == "sparse":
+        if values_raw:
+            raise InvalidArgument("Upserting dense vectors is not supported for sparse indexes")
+        if sparse_raw is None:
+            raise InvalidArgument(f"Sparse vector {record_id!r} must have sparse values")
+    else:
+        if values_raw is None or (isinstance(values_raw, list) and not values_raw):
+            raise InvalidArgument(f"Vector {record_id!r} is missing dense values")
+        values = check_dense(values_raw, dimension)
+    sparse = check_sparse(sparse_raw) if sparse_raw is not None else None
+    if sparse is not None and vector_type == "sparse" and len(sparse.indices) == 0:
+        raise InvalidArgument(f"Sparse vector {record_id!r} must have at least one value")
+    return Record(record_id, values, sparse, check_metadata(raw.get("metadata")))
