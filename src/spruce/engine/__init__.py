@@ -1,0 +1,1 @@
+"""The query engine: filters, scoring and search over stored records."""

@@ -1,0 +1,61 @@
+"""Small durable-filesystem helpers shared by the WAL, segments and manifest.
+
+Every file the engine publishes is written completely, fsync'd, and only then made
+reachable (by a rename, or by a manifest that names it); the directory holding the
+new name is fsync'd too, or a crash could forget the name while keeping the data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+__all__ = ["atomic_write", "fsync_dir", "remove_tree", "temp_name", "write_synced"]
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the directory's entries (creations, renames, removals) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """Create ``path`` with ``data`` and fsync it (the caller fsyncs the directory)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_name(prefix: str) -> str:
+    """A fresh dot-file name: readers skip names starting with '.'."""
+    return f".{prefix}-{uuid.uuid4().hex}"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves either old or new contents."""
+    tmp = path.parent / temp_name("tmp")
+    try:
+        write_synced(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a file or directory tree if present."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=False)
+    else:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,173 @@
+"""All namespaces of one index, one directory each under the index root.
+
+Namespace names are arbitrary unicode, so they are encoded into directory names
+(``encode_name``; rules in docs/FORMAT.md). Namespaces are opened on first ``get`` and
+then cached; listing them is one directory scan, so an index with 100,000 namespaces
+costs nothing until a namespace is used.
+
+A namespace directory is built under a temporary dot-name and renamed into place, so it
+either exists complete or not at all; dropping renames it away first for the same reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+from spruce.engine.fsutil import fsync_dir, remove_tree, temp_name, write_synced
+from spruce.engine.namespace import Metric, Namespace
+from spruce.engine.recovery import Layout
+from spruce.errors import Corruption, InvalidArgument
+
+__all__ = ["IndexStore", "decode_name", "encode_name"]
+
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+_PREFIX = "ns-"
+_HASHED_PREFIX = "nh-"
+# Encoded names longer than this become a hash, keeping under the 255-byte name limit.
+_MAX_ENCODED = 200
+NAME_FILE = "NAME"
+
+
+def encode_name(name: str) -> str:
+    """The directory name for a namespace.
+
+    ``ns-`` + the UTF-8 bytes with ``[a-z0-9_-]`` kept and every other byte as ``%XX``
+    (upper-case hex). Upper-case letters are escaped too, so names that differ only in
+    case stay distinct on case-insensitive filesystems. Too-long results become
+    ``nh-`` + SHA-256 hex of the UTF-8 name, with the name itself in ``<dir>/NAME``.
+    """
+    try:
+        raw = name.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgument("namespace name is not valid unicode") from exc
+    encoded = "".join(chr(b) if chr(b) in _SAFE else f"%{b:02X}" for b in raw)
+    if len(encoded) > _MAX_ENCODED:
+        return _HASHED_PREFIX + hashlib.sha256(raw).hexdigest()
+    return _PREFIX + encoded
+
+
+def decode_name(directory: str) -> str | None:
+    """The namespace name for an ``ns-`` directory, or None if it is not one."""
+    if not directory.startswith(_PREFIX):
+        return None
+    encoded = directory[len(_PREFIX) :]
+    out = bytearray()
+    i = 0
+    while i < len(encoded):
+        ch = encoded[i]
+        if ch == "%":
+            hex_digits = encoded[i + 1 : i + 3]
+            if len(hex_digits) != 2 or hex_digits.upper() != hex_digits:
+                return None
+            try:
+                out.append(int(hex_digits, 16))
+            except ValueError:
+                return None
+            i += 3
+        elif ch in _SAFE:
+            out.append(ord(ch))
+            i += 1
+        else:
+            return None
+    try:
+        name = out.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return name if encode_name(name) == directory else None
+
+
+class IndexStore:
+    """All namespaces of one index under ``root/<encoded-namespace>/``, opened lazily, cached."""
+
+    def __init__(
+        self, root: Path, *, dimension: int | None, metric: Metric, flush_rows: int = 20_000
+    ) -> None:
+        self.root = root
+        self.dimension = dimension
+        self.metric: Metric = metric
+        self.flush_rows = flush_rows
+        self._lock = threading.Lock()
+        self._open: dict[str, Namespace] = {}
+        if not root.is_dir():
+            root.mkdir(parents=True)
+            fsync_dir(root.parent)
+        # Leftovers of a create or drop that a crash interrupted.
+        for entry in os.scandir(root):
+            if entry.name.startswith(".tmp-") or entry.name.startswith(".trash-"):
+                remove_tree(Path(entry.path))
+
+    def _dir(self, namespace: str) -> Path:
+        return self.root / encode_name(namespace)
+
+    def get(self, namespace: str, *, create: bool) -> Namespace | None:
+        with self._lock:
+            ns = self._open.get(namespace)
+            if ns is not None and not ns.failed:
+                return ns
+            path = self._dir(namespace)
+            if not path.is_dir():
+                if not create:
+                    return None
+                self._create(namespace, path)
+            elif path.name.startswith(_HASHED_PREFIX):
+                stored = (path / NAME_FILE).read_bytes().decode("utf-8", "replace")
+                if stored != namespace:
+                    raise Corruption(f"{path}: holds namespace {stored!r}, not {namespace!r}")
+            ns = Namespace.open(
+                path, dimension=self.dimension, metric=self.metric, flush_rows=self.flush_rows
+            )
+            self._open[namespace] = ns
+            return ns
+
+    def _create(self, namespace: str, path: Path) -> None:
+        tmp = self.root / temp_name("tmp")
+        try:
+            Layout(tmp).ensure()
+            if path.name.startswith(_HASHED_PREFIX):
+                write_synced(tmp / NAME_FILE, namespace.encode("utf-8"))
+            # Opening writes the initial manifest and WAL file inside the temporary dir.
+            Namespace.open(tmp, dimension=self.dimension, metric=self.metric).close()
+            fsync_dir(tmp)
+            os.rename(tmp, path)
+        except BaseException:
+            remove_tree(tmp)
+            raise
+        fsync_dir(self.root)
+
+    def names(self) -> list[str]:
+        out: list[str] = []
+        for entry in os.scandir(self.root):
+            name = decode_name(entry.name)
+            if name is None and entry.name.startswith(_HASHED_PREFIX):
+                try:
+                    name = (Path(entry.path) / NAME_FILE).read_bytes().decode("utf-8")
+                except (OSError, UnicodeDecodeError):
+                    name = None
+            if name is not None and entry.is_dir():
+                out.append(name)
+        return sorted(out)
+
+    def drop(self, namespace: str) -> bool:
+        with self._lock:
+            ns = self._open.pop(namespace, None)
+            if ns is not None:
+                ns.close()
+            path = self._dir(namespace)
+            if not path.is_dir():
+                return False
+            # Renamed away first: the namespace stops existing atomically, even if the
+            # recursive delete below is interrupted.
+            trash = self.root / temp_name("trash")
+            os.rename(path, trash)
+            fsync_dir(self.root)
+            remove_tree(trash)
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            for ns in self._open.values():
+                ns.close()
+            self._open.clear()

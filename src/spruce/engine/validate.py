@@ -1,0 +1,114 @@
+"""Input checks done before anything is logged: a WAL record must always replay.
+
+The service layer checks Pinecone's limits and messages; these checks only guard the
+engine's own invariants (shapes, finite numbers, metadata the WAL can encode).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from spruce.errors import InvalidArgument
+from spruce.types import Metadata, Record, SparseVector
+
+__all__ = ["check_dense", "check_id", "check_metadata", "check_records", "check_sparse"]
+
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what msgpack can carry
+
+
+def check_id(id: object) -> str:
+    if not isinstance(id, str) or not id:
+        raise InvalidArgument("record id must be a non-empty string")
+    return id
+
+
+def check_dense(values: Any, dimension: int | None, what: str) -> npt.NDArray[np.float32]:
+    if dimension is None:
+        raise InvalidArgument(f"{what}: this index is sparse-only and takes no dense values")
+    try:
+        arr = np.array(values, dtype=np.float32)  # a private copy
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(f"{what}: dense values must be numbers") from exc
+    if arr.shape != (dimension,):
+        raise InvalidArgument(
+            f"{what}: vector dimension {arr.size} does not match the index dimension {dimension}"
+        )
+    if not np.isfinite(arr).all():
+        raise InvalidArgument(f"{what}: dense values must be finite")
+    return arr
+
+
+def check_sparse(sparse: Any, what: str) -> SparseVector:
+    if not isinstance(sparse, SparseVector):
+        raise InvalidArgument(f"{what}: sparse values must be a SparseVector")
+    indices = np.asarray(sparse.indices)
+    values = np.array(sparse.values, dtype=np.float32)
+    if indices.ndim != 1 or indices.shape != values.shape:
+        raise InvalidArgument(f"{what}: sparse indices and values must have the same length")
+    if indices.size and (
+        indices.dtype.kind not in "iu" or indices.min() < 0 or indices.max() > 2**32 - 1
+    ):
+        raise InvalidArgument(f"{what}: sparse indices must be integers in [0, 2**32)")
+    if not np.isfinite(values).all():
+        raise InvalidArgument(f"{what}: sparse values must be finite")
+    return SparseVector(indices=indices.astype(np.uint32), values=values)
+
+
+def _check_value(key: str, value: Any, what: str) -> None:
+    if isinstance(value, (str, bool)):
+        return
+    if isinstance(value, int):
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise InvalidArgument(f"{what}: metadata field {key!r} is out of range")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidArgument(f"{what}: metadata field {key!r} must be finite")
+        return
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return
+    raise InvalidArgument(
+        f"{what}: metadata field {key!r} must be a string, number, boolean or list of strings"
+    )
+
+
+def check_metadata(metadata: Any, what: str) -> Metadata:
+    if not isinstance(metadata, Mapping):
+        raise InvalidArgument(f"{what}: metadata must be an object")
+    out: Metadata = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise InvalidArgument(f"{what}: metadata keys must be strings")
+        _check_value(key, value, what)
+        out[key] = list(value) if isinstance(value, list) else value
+    return out
+
+
+def check_records(
+    records: Sequence[Record], dimension: int | None
+) -> tuple[
+    list[str], npt.NDArray[np.float32] | None, list[SparseVector | None], list[Metadata | None]
+]:
+    """An upsert batch as ids, stacked dense values, sparse vectors and metadata (copies)."""
+    ids: list[str] = []
+    dense: list[npt.NDArray[np.float32]] = []
+    sparse: list[SparseVector | None] = []
+    metadata: list[Metadata | None] = []
+    for i, rec in enumerate(records):
+        what = f"record {i}"
+        ids.append(check_id(rec.id))
+        if dimension is not None and rec.values is None:
+            raise InvalidArgument(f"{what}: dense values are required in this index")
+        if rec.values is not None:
+            dense.append(check_dense(rec.values, dimension, what))
+        sparse.append(None if rec.sparse is None else check_sparse(rec.sparse, what))
+        md = rec.metadata
+        metadata.append(None if md is None else check_metadata(md, what) or None)
+    if dimension is None or not ids:
+        return ids, None, sparse, metadata
+    return ids, np.stack(dense), sparse, metadata
