@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean proto
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,7 +24,16 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
+	bash scripts/install-test-deps.sh
 	$(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) data
+
+# Regenerate the committed gRPC stubs from the proto (grpcio-tools is a dev dependency).
+PROTO_DIR := src/spruce/api/grpc/proto
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -I $(PROTO_DIR) --python_out=$(PROTO_DIR) \
+		--pyi_out=$(PROTO_DIR) --grpc_python_out=$(PROTO_DIR) $(PROTO_DIR)/db_data_2025_10.proto
+	sed -i 's/^import db_data_2025_10_pb2 as/from . import db_data_2025_10_pb2 as/' \
+		$(PROTO_DIR)/db_data_2025_10_pb2_grpc.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spruce import import_cli
 from spruce.config import Settings
 
 __all__ = ["main"]
@@ -21,20 +22,51 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key", help="register this API key on start")
     serve.add_argument("--dev", action="store_true", help="accept any API key")
     serve.add_argument("--flush-rows", type=int, help="memtable rows before a flush")
+    serve.add_argument(
+        "--index-port-base", type=int, help="first port for index hosts (default: port + 1)"
+    )
+    serve.add_argument(
+        "--no-index-ports",
+        action="store_true",
+        help="serve index hosts as paths on the main port only (no gRPC)",
+    )
+    import_cli.add_verbs(verbs)
+    cost = verbs.add_parser(
+        "cost-estimate", help="monthly read cost of dedicated read nodes (docs/READ_CAPACITY.md)"
+    )
+    cost.add_argument("--node-type", default="b1", choices=["b1", "t1"])
+    cost.add_argument("--shards", type=int, default=1)
+    cost.add_argument("--replicas", type=int, default=1)
+    cost.add_argument("--rates", default="", help="monthly USD per node, e.g. b1=548.96,t1=...")
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.verb in import_cli.VERBS:
+        raise SystemExit(import_cli.run(args))
+    if args.verb == "cost-estimate":
+        from spruce.service.read_capacity import cost_report
+
+        raise SystemExit(cost_report(args.node_type, args.shards, args.replicas, args.rates))
     if args.verb == "serve":
         from spruce.server import serve
 
         settings = Settings()
-        for name in ("data_dir", "host", "port", "advertised_host", "api_key", "flush_rows"):
+        for name in (
+            "data_dir",
+            "host",
+            "port",
+            "advertised_host",
+            "api_key",
+            "flush_rows",
+            "index_port_base",
+        ):
             value = getattr(args, name)
             if value is not None:
                 setattr(settings, name, value)
         settings.dev = settings.dev or args.dev
+        settings.index_ports = settings.index_ports and not args.no_index_ports
         serve(settings)
 
 

@@ -34,6 +34,46 @@ class Settings:
     flush_rows: int = _env_int("SPRUCE_FLUSH_ROWS", 20_000)
     #: Threads that run engine calls off the event loop.
     worker_threads: int = _env_int("SPRUCE_WORKER_THREADS", 8)
+    #: Give each index its own port serving REST and gRPC (docs/GRPC.md); without it
+    #: index hosts are path prefixes on the main port and gRPC is off.
+    index_ports: bool = os.environ.get("SPRUCE_INDEX_PORTS", "1") not in ("", "0", "false")
+    #: First port tried for an index (0: the main port + 1); the next free one is taken.
+    index_port_base: int = _env_int("SPRUCE_INDEX_PORT_BASE", 0)
+    #: Pinecone model names served by local models, "NAME=LOCAL,..." (docs/INFERENCE.md),
+    #: e.g. "multilingual-e5-large=all-MiniLM-L6-v2"; unmapped hosted names are refused.
+    model_aliases: str = os.environ.get("SPRUCE_MODEL_ALIASES", "")
+    #: Torch threads for local models (0: half the cores, 1 to 4): more oversubscribes a
+    #: server that also answers vector requests, and is much slower, not faster.
+    embed_threads: int = _env_int("SPRUCE_EMBED_THREADS", 0)
+    #: Object stores for bulk import (docs/IMPORT.md): endpoint overrides, e.g. an
+    #: emulator's http://127.0.0.1:PORT; unset means the cloud's own endpoint.
+    s3_endpoint: str | None = os.environ.get("SPRUCE_S3_ENDPOINT") or None
+    s3_region: str = os.environ.get("SPRUCE_S3_REGION", "us-east-1")
+    gcs_endpoint: str | None = os.environ.get("SPRUCE_GCS_ENDPOINT") or None
+    azure_endpoint: str | None = os.environ.get("SPRUCE_AZURE_ENDPOINT") or None
+    #: Pinecone's per-import limits; lower them to test "Exceeds system limit".
+    import_max_namespaces: int = _env_int("SPRUCE_IMPORT_MAX_NAMESPACES", 10_000)
+    import_max_files: int = _env_int("SPRUCE_IMPORT_MAX_FILES", 100_000)
+    import_max_file_bytes: int = _env_int("SPRUCE_IMPORT_MAX_FILE_BYTES", 10 * 1000**3)
+    import_max_namespace_bytes: int = _env_int("SPRUCE_IMPORT_MAX_NAMESPACE_BYTES", 500 * 1000**3)
+    #: Rows per segment an import writes: smaller overlaps writing with decoding more;
+    #: background compaction merges them into indexed segments afterwards.
+    import_segment_rows: int = _env_int("SPRUCE_IMPORT_SEGMENT_ROWS", 25_000)
+    #: Testing aid: seconds an import sleeps after each batch (to catch it mid-flight).
+    import_batch_delay: float = float(os.environ.get("SPRUCE_IMPORT_BATCH_DELAY") or 0)
+    #: Dedicated read nodes (docs/READ_CAPACITY.md): storage per shard (Pinecone: 250 GB);
+    #: tests lower it to reach "full" with a few records.
+    shard_capacity_bytes: int = _env_int("SPRUCE_SHARD_CAPACITY_BYTES", 250 * 1000**3)
+    #: Per node type, "b1=N,t1=N": memory bytes, reads served at once, monthly USD rate
+    #: (empty: the defaults in service/read_capacity.py).
+    node_memory_bytes: str = os.environ.get("SPRUCE_NODE_MEMORY_BYTES", "")
+    node_threads: str = os.environ.get("SPRUCE_NODE_THREADS", "")
+    node_rates: str = os.environ.get("SPRUCE_NODE_RATES", "")
+    #: Pinecone allows one node type / mode change per 24 h and one shard / replica
+    #: change per hour; tests shorten both.
+    rc_mode_interval_s: float = float(os.environ.get("SPRUCE_RC_MODE_INTERVAL_S") or 86400)
+    rc_scale_interval_s: float = float(os.environ.get("SPRUCE_RC_SCALE_INTERVAL_S") or 3600)
+    max_nodes_per_project: int = _env_int("SPRUCE_MAX_NODES_PER_PROJECT", 20)
 
     @property
     def public_base(self) -> str:

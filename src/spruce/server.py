@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import uvicorn
 from starlette.applications import Starlette
 
+from spruce.api.grpc import GrpcServer, IndexPorts
 from spruce.api.rest import build_app
 from spruce.catalog import Catalog
+from spruce.catalog.imports import ImportCatalog
 from spruce.config import Settings
-from spruce.service import Auth, ControlPlane, DataPlane, Services
+from spruce.console import routes as console_routes
+from spruce.embeddings import Registry, parse_aliases
+from spruce.imports import ImportLimits, ImportRunner, ObjectStores, RunnerConfig
+from spruce.service import (
+    Auth,
+    CapacitySettings,
+    ControlPlane,
+    DataPlane,
+    DedicatedDataPlane,
+    Imports,
+    Inference,
+    IntegratedIndexes,
+    ReadNodes,
+    Services,
+    TextRecords,
+)
 
 __all__ = ["Server", "build", "serve"]
 
@@ -25,8 +45,18 @@ class Server:
     catalog: Catalog
     app: Starlette
     new_key: str | None
+    #: Each index's own port (REST + gRPC); None with ``--no-index-ports``.
+    ports: IndexPorts | None = None
+    #: The bulk import runner (a background thread).
+    importer: ImportRunner | None = None
 
     def close(self) -> None:
+        if self.ports is not None:
+            self.ports.stop()
+        if self.importer is not None:
+            self.importer.close()
+        if self.services.nodes is not None:
+            self.services.nodes.close()  # replica processes stop before the data closes
         self.services.data.close()
         self.catalog.close()
 
@@ -36,11 +66,90 @@ def build(settings: Settings) -> Server:
     catalog = Catalog(settings.data_dir / "catalog.sqlite3")
     auth = Auth(catalog, dev=settings.dev)
     new_key = auth.bootstrap(settings.api_key)
-    data = DataPlane(settings.data_dir, flush_rows=settings.flush_rows)
-    control = ControlPlane(catalog, data)
+    # Dedicated read nodes: replica processes, shards, states (docs/READ_CAPACITY.md).
+    nodes = ReadNodes(
+        catalog, settings.data_dir / "read_capacity", CapacitySettings.from_settings(settings)
+    )
+    data = DedicatedDataPlane(settings.data_dir, flush_rows=settings.flush_rows, nodes=nodes)
+    ports = None
+    if settings.index_ports:
+        ports = IndexPorts(
+            settings.host, settings.index_port_base or settings.port + 1, reserved={settings.port}
+        )
+    control = ControlPlane(catalog, data, endpoints=ports, nodes=nodes)
     control.recover()
-    services = Services(auth=auth, control=control, data=data, public_base=settings.public_base)
-    return Server(settings, services, catalog, build_app(services), new_key)
+    nodes.recover()
+    # Models load lazily, on the first request that needs one.
+    registry = Registry(parse_aliases(settings.model_aliases), threads=settings.embed_threads)
+    inference = Inference(registry)
+    services = Services(
+        auth=auth,
+        control=control,
+        data=data,
+        public_base=settings.public_base,
+        inference=inference,
+        integrated=IntegratedIndexes(control, inference),
+        text_records=TextRecords(data, inference),
+        nodes=nodes,
+    )
+    importer = _importer(settings, catalog, data)
+    services.imports = Imports(importer.jobs, importer)
+    importer.start()
+    app = build_app(services, extra_routes=console_routes)
+    return Server(settings, services, catalog, app, new_key, ports, importer)
+
+
+def _importer(settings: Settings, catalog: Catalog, data: DataPlane) -> ImportRunner:
+    config = RunnerConfig(
+        staging=settings.data_dir / "imports",  # beside data_dir/indexes: one filesystem
+        stores=ObjectStores(
+            settings.s3_endpoint, settings.s3_region, settings.gcs_endpoint, settings.azure_endpoint
+        ),
+        limits=ImportLimits(
+            settings.import_max_namespaces,
+            settings.import_max_files,
+            settings.import_max_file_bytes,
+            settings.import_max_namespace_bytes,
+        ),
+        segment_rows=settings.import_segment_rows,
+        batch_delay=settings.import_batch_delay,
+    )
+    return ImportRunner(ImportCatalog(catalog), catalog, data.store, config)
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn, plus the index ports: they start after it and stop accepting before it."""
+
+    def __init__(self, config: uvicorn.Config, ports: IndexPorts | None, grpc_port: int) -> None:
+        super().__init__(config)
+        self.ports = ports
+        self.grpc_port = grpc_port
+
+    def rest_protocol(self) -> Callable[[], asyncio.BaseProtocol]:
+        """A factory for uvicorn's own protocol: index ports hand it their HTTP/1 sockets."""
+        config = self.config
+        if not config.loaded:
+            config.load()
+
+        # uvicorn's protocols take these keywords (uvicorn/server.py, ``create_protocol``).
+        protocol_class: Callable[..., asyncio.BaseProtocol] = config.http_protocol_class
+
+        def make() -> asyncio.BaseProtocol:
+            return protocol_class(
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+
+        return make
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.ports is not None:
+            await self.ports.start(self.rest_protocol(), self.grpc_port)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.ports is not None:
+            self.ports.stop()
+        await super().shutdown(sockets=sockets)
 
 
 def serve(settings: Settings) -> None:
@@ -49,13 +158,20 @@ def serve(settings: Settings) -> None:
     if server.new_key:
         print(f"Created API key (shown once, keep it): {server.new_key}", flush=True)
     print(f"Spruce listening on {settings.public_base} (data in {settings.data_dir})", flush=True)
+    grpc = None
+    if server.ports is not None:
+        grpc = GrpcServer(server.services, server.ports.locate, workers=settings.worker_threads)
     try:
-        uvicorn.run(
+        grpc_port = grpc.start() if grpc is not None else 0
+        config = uvicorn.Config(
             server.app,
             host=settings.host,
             port=settings.port,
             log_level="warning",
             timeout_graceful_shutdown=5,
         )
+        _Uvicorn(config, server.ports, grpc_port).run()
     finally:
+        if grpc is not None:
+            grpc.stop()
         server.close()

@@ -28,7 +28,8 @@ def test_create_describe_list_delete(server: LiveServer) -> None:
     assert desc.metric == "euclidean"
     assert desc.deletion_protection == "disabled"
     assert desc.tags == {"env": "test"}
-    assert desc.host.startswith(server.url)
+    # The index's own port (docs/GRPC.md), with its path on the main port's host.
+    assert desc.host.startswith("http://127.0.0.1:") and desc.host.endswith(f"/{name}")
     assert name in [i.name for i in pc.list_indexes()]
     assert pc.has_index(name)
     pc.delete_index(name)

@@ -134,11 +134,11 @@ def test_delete_by_ids_filter_and_all(index: Any) -> None:
     )
     # Pinecone's "delete all chunks for a document" pattern, by filter ...
     index.delete(filter={"document_id": {"$eq": "doc1"}}, namespace="docs")
-    remaining = sorted(i for page in index.list(namespace="docs") for i in page)
+    remaining = sorted(v.id for page in index.list(namespace="docs") for v in page.vectors)
     assert remaining == ["doc2#chunk0", "doc2#chunk1", "doc2#chunk2"]
     # ... and by id prefix with list().
     for page in index.list(prefix="doc2#", namespace="docs"):
-        index.delete(ids=page, namespace="docs")
+        index.delete(ids=[v.id for v in page.vectors], namespace="docs")
     assert index.describe_index_stats().namespaces.get("docs") is None or (
         index.describe_index_stats().namespaces["docs"].vector_count == 0
     )
@@ -157,7 +157,7 @@ def test_list_pagination(index: Any) -> None:
         prefix="item-", limit=10, namespace="pages", pagination_token=first.pagination.next
     )
     assert [v.id for v in second.vectors] == ids[10:20]
-    every = [i for page in index.list(prefix="item-", namespace="pages") for i in page]
+    every = [v.id for page in index.list(prefix="item-", namespace="pages") for v in page.vectors]
     assert every == ids[:25]
 
 
@@ -173,9 +173,9 @@ def test_default_namespace_aliases(index: Any) -> None:
 def test_namespaces_api(index: Any) -> None:
     index.upsert(vectors=[("a", [1, 0, 0, 0])], namespace="alpha")
     index.upsert(vectors=[("a", [1, 0, 0, 0]), ("b", [0, 1, 0, 0])], namespace="beta")
-    names = {ns.name: ns.record_count for ns in index.list_namespaces()}
+    names = {ns.name: ns.record_count for page in index.list_namespaces() for ns in page.namespaces}
     assert names == {"alpha": 1, "beta": 2}
     described = index.describe_namespace(namespace="beta")
     assert (described.name, described.record_count) == ("beta", 2)
     index.delete_namespace(namespace="alpha")
-    assert {ns.name for ns in index.list_namespaces()} == {"beta"}
+    assert [ns.name for p in index.list_namespaces() for ns in p.namespaces] == ["beta"]

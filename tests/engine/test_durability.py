@@ -253,12 +253,14 @@ def test_segment_files_match_format_doc(tmp_path: Path) -> None:
     ns.upsert([rec("c", 5, 6)])  # flush needs rows or dirty bitmaps; both here
     ns.flush()
     manifest = json.loads((path / "manifest" / "MANIFEST").read_bytes())
-    assert manifest["format_version"] == 1 and manifest["flushed_lsn"] == 3
+    assert manifest["format_version"] == 2 and manifest["flushed_lsn"] == 3
     assert manifest["dimension"] == 2 and manifest["metric"] == "dotproduct"
     first = manifest["segments"][0]
     directory = path / "segments" / first["name"]
     vectors = np.load(directory / "vectors.npy", mmap_mode="r")
     assert vectors.dtype == np.dtype("<f4") and vectors.tolist() == [[1, 2], [3, 4]]
+    assert zlib.crc32((directory / "vectors.npy").read_bytes()) == first["vectors_crc32"]
+    assert first["ann"] is None  # small segments are scanned exactly
     table = pa.ipc.open_file(pa.memory_map(str(directory / "records.arrow"))).read_all()
     assert table.column("id").to_pylist() == ["a", "b"]
     assert table.column("metadata").to_pylist() == ['{"g":"x"}', None]

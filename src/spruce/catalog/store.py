@@ -40,6 +40,35 @@ _MIGRATIONS = [
         PRIMARY KEY (project_id, name)
     );
     """,
+    # Bulk imports (catalog/imports.py): storage credentials and import jobs.
+    """
+    CREATE TABLE storage_integrations (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects(id),
+        name TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        config TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (project_id, name)
+    );
+    CREATE TABLE import_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id TEXT NOT NULL,
+        index_uid TEXT NOT NULL,
+        uri TEXT NOT NULL,
+        integration_id TEXT,
+        error_mode TEXT NOT NULL,
+        status TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        finished_at REAL,
+        percent_complete REAL NOT NULL,
+        records_imported INTEGER NOT NULL,
+        error TEXT,
+        checkpoint TEXT NOT NULL
+    );
+    CREATE INDEX import_jobs_by_index ON import_jobs (index_uid, id);
+    """,
 ]
 
 

@@ -1,101 +1,93 @@
-"""Flush: turn the memtable and changed deletion bitmaps into a new published manifest.
+"""Flush: turn a frozen memtable into a segment, ready for the namespace to publish.
 
-Order matters for crash safety: (1) write and fsync the new segment, deletion bitmaps
-and an empty next WAL file; (2) publish the manifest (atomic replace) - the commit
-point; (3) the caller swaps its in-memory state; (4) remove files that the manifest no
-longer names. A crash before (2) leaves unnamed files that the next open removes; a
-crash after it leaves old WAL files whose ops the manifest already covers.
+Order matters for crash safety: (1) write and fsync the new segment (and, while
+publishing, the changed deletion bitmaps); (2) publish the manifest (atomic replace) -
+the commit point; (3) the namespace swaps its in-memory state; (4) remove files that
+the manifest no longer names. A crash before (2) leaves unnamed files that the next open
+removes; a crash after it leaves old WAL files whose ops the manifest already covers.
+
+Building runs without the namespace's lock: the frozen memtable is immutable, and rows
+deleted after the flush LSN are told apart by their ``dead_lsn`` (namespace.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
 import numpy as np
+import numpy.typing as npt
 
+from spruce.engine.ann import HnswIndex
 from spruce.engine.fsutil import fsync_dir, remove_tree
-from spruce.engine.manifest import Manifest
-from spruce.engine.memtable import Memtable
-from spruce.engine.recovery import Layout, wal_files
-from spruce.engine.segment import Segment, SegmentEntry, write_segment
-from spruce.engine.wal import WalWriter, wal_file_name
+from spruce.engine.memtable import MemView
+from spruce.engine.metaindex import MetaIndex
+from spruce.engine.options import EngineOptions
+from spruce.engine.recovery import Layout
+from spruce.engine.segment import SegmentCore, records_table, write_segment
 
-__all__ = ["Flushed", "collect_garbage", "prepare_flush"]
+__all__ = ["Built", "build_flush_segment", "collect_garbage", "segment_name"]
+
+
+def segment_name(lsn: int) -> str:
+    return f"{lsn:020d}"
 
 
 @dataclass
-class Flushed:
-    """What a published flush changed, for the caller to apply in memory."""
+class Built:
+    """A written, unpublished segment and the source rows it holds."""
 
-    kept: list[Segment]
-    new_entries: dict[int, SegmentEntry]  # index into kept -> entry with its new bitmap
-    added: Segment | None
-    wal: WalWriter
-    manifest: Manifest
-    garbage: list[Path] = field(default_factory=list)
+    core: SegmentCore
+    rows: npt.NDArray[np.intp]  # row numbers in the source, one per segment row
 
 
-def prepare_flush(
+def build_flush_segment(
     layout: Layout,
     lsn: int,
-    memtable: Memtable,
-    segments: list[Segment],
+    frozen: MemView,
     dimension: int | None,
     metric: str,
-) -> Flushed:
-    """Step (1), and the manifest to publish; on failure removes what it wrote."""
-    name = f"{lsn:020d}"
-    created: list[Path] = []
+    options: EngineOptions,
+) -> Built | None:
+    """Write the rows of ``frozen`` live as of ``lsn``; None if there are none."""
+    assert frozen.dead_lsn is not None
+    rows = np.flatnonzero((frozen.dead_lsn == 0) | (frozen.dead_lsn > lsn))
+    if rows.size == 0:
+        return None
+    name = segment_name(lsn)
+    directory = layout.segments / name
+    remove_tree(directory)  # left by an earlier failed attempt at this LSN
     try:
-        added = None
-        rows = memtable.live_rows()
-        if rows.size:
-            directory = layout.segments / name
-            remove_tree(directory)  # left by an earlier failed attempt at this LSN
-            created.append(directory)
-            vectors = memtable.vectors()
-            metadatas = memtable.metadatas()
-            entry = write_segment(
-                directory,
-                name,
-                [memtable.id_at(int(r)) for r in rows],
-                None if vectors is None else np.ascontiguousarray(vectors[rows]),
-                [memtable.sparse_at(int(r)) for r in rows],
-                [metadatas[int(r)] for r in rows],
-            )
-            fsync_dir(layout.segments)
-            added = Segment(directory, entry, dimension)
-        kept: list[Segment] = []
-        new_entries: dict[int, SegmentEntry] = {}
-        garbage: list[Path] = []
-        for segment in segments:
-            if not segment.live.any():
-                garbage.append(segment.directory)  # nothing left to read in it
-                continue
-            if segment.dirty:
-                deletes, crc = segment.write_deletes(f"deletes-{name}.roaring")
-                created.append(segment.directory / deletes)
-                if segment.entry.deletes is not None:
-                    garbage.append(segment.directory / segment.entry.deletes)
-                new_entries[len(kept)] = msgspec.structs.replace(
-                    segment.entry, deletes=deletes, deletes_crc32=crc
-                )
-            kept.append(segment)
-        wal_path = layout.wal / wal_file_name(lsn + 1)
-        created.append(wal_path)
-        wal = WalWriter.create(wal_path)
-        garbage.extend(p for p in wal_files(layout) if p != wal_path)
-        entries = [new_entries.get(i, s.entry) for i, s in enumerate(kept)]
-        if added is not None:
-            entries.append(added.entry)
-        manifest = Manifest(dimension=dimension, metric=metric, flushed_lsn=lsn, segments=entries)
+        row_list = rows.tolist()
+        metadatas = frozen.metadatas()
+        table = records_table(
+            [frozen.id_at(r) for r in row_list],
+            [frozen.sparse_at(r) for r in row_list],
+            [metadatas[r] for r in row_list],
+        )
+        source = frozen.vectors()
+        vectors = None if source is None else np.ascontiguousarray(source[rows])
+        ann = None
+        if vectors is not None and rows.size >= options.hnsw_min_rows:
+            ann = HnswIndex.build(vectors, metric, options.hnsw)
+        entry = write_segment(directory, name, table, vectors, ann)
+        fsync_dir(layout.segments)
+        metaindex = MetaIndex.build([metadatas[r] for r in row_list])
+        core = SegmentCore(
+            directory,
+            entry,
+            dimension,
+            metric,
+            options.hnsw,
+            table=table,
+            ann=ann,
+            metaindex=metaindex,
+        )
+        core.row_of("")  # build the id map here, not under the writer's lock
     except BaseException:
-        for path in created:
-            remove_tree(path)
+        remove_tree(directory)
         raise
-    return Flushed(kept, new_entries, added, wal, manifest, garbage)
+    return Built(core, rows)
 
 
 def collect_garbage(layout: Layout, paths: list[Path]) -> None:

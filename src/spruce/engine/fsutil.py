@@ -12,7 +12,14 @@ import shutil
 import uuid
 from pathlib import Path
 
-__all__ = ["atomic_write", "fsync_dir", "remove_tree", "temp_name", "write_synced"]
+__all__ = [
+    "atomic_write",
+    "fsync_dir",
+    "remove_tree",
+    "temp_name",
+    "write_synced",
+    "write_synced_parts",
+]
 
 
 def fsync_dir(path: Path) -> None:
@@ -31,6 +38,19 @@ def write_synced(path: Path, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_synced_parts(path: Path, parts: list[bytes | memoryview]) -> None:
+    """``write_synced`` of the concatenation, without building it in memory."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for part in parts:
+            view = memoryview(part)
+            while view:
+                view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -17,7 +17,9 @@ from spruce.errors import Corruption
 
 __all__ = ["FORMAT_VERSION", "MANIFEST", "Manifest", "read_manifest", "write_manifest"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 had no HNSW fields in segment entries; it reads as version 2 without them.
+READABLE_VERSIONS = frozenset({1, 2})
 MANIFEST = "MANIFEST"
 
 
@@ -41,10 +43,11 @@ def read_manifest(directory: Path) -> Manifest | None:
         manifest = msgspec.json.decode(data, type=Manifest)
     except msgspec.DecodeError as exc:
         raise Corruption(f"{path}: {exc}") from exc
-    if manifest.format_version != FORMAT_VERSION:
+    if manifest.format_version not in READABLE_VERSIONS:
         raise Corruption(f"{path}: unsupported manifest format {manifest.format_version}")
     return manifest
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:
+    manifest.format_version = FORMAT_VERSION
     atomic_write(directory / MANIFEST, msgspec.json.format(msgspec.json.encode(manifest)))

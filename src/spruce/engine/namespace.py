@@ -4,25 +4,35 @@ Every write is validated, given the next LSN, logged (fsync'd) and then applied 
 memory by the same ``_apply`` that recovery uses, so a replayed WAL rebuilds exactly
 what the live process had. Layout and byte formats: docs/FORMAT.md.
 
-One re-entrant lock per namespace serialises writes and reads, so a reader never sees
-half of a batch; searches are exact (numpy) over the memtable and every segment.
+Concurrency (read-copy-update): one writer at a time holds ``_lock``, applies the op
+to its working state (copying a segment's live flags before deleting from it) and then
+publishes an immutable ``View``. Reads take the current view and run without any lock,
+in parallel with each other and with writes. A full memtable is frozen (the WAL rotates
+to a new file) and flushed to a segment by a background thread; until the segment is
+published, reads search the frozen memtable. Background compaction merges segments and
+builds HNSW indexes. Lock order: flush/compaction mutex, then ``_publish_lock`` (manifest
+writes), then ``_lock``.
 """
 
 from __future__ import annotations
 
-import bisect
+import logging
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from spruce.engine import validate
-from spruce.engine.filters import Filter, evaluate
-from spruce.engine.flush import collect_garbage, prepare_flush
-from spruce.engine.manifest import write_manifest
-from spruce.engine.memtable import Memtable
+from spruce.engine import compaction, validate
+from spruce.engine.background import COMPACTOR, FLUSHER
+from spruce.engine.filters import Filter
+from spruce.engine.flush import build_flush_segment, collect_garbage, segment_name
+from spruce.engine.manifest import Manifest, write_manifest
+from spruce.engine.memtable import Memtable, MemView
 from spruce.engine.ops import (
     DeleteAllOp,
     DeleteOp,
@@ -35,42 +45,74 @@ from spruce.engine.ops import (
     sparse_from_wire,
     sparse_to_wire,
 )
-from spruce.engine.recovery import Layout, recover
-from spruce.engine.rows import RowSource, copy_sparse
+from spruce.engine.options import EngineOptions
+from spruce.engine.recovery import Layout, recover, wal_files
+from spruce.engine.rows import copy_sparse
 from spruce.engine.search import Metric, QuerySpec, merge_top_k, source_candidates
-from spruce.engine.segment import Segment
-from spruce.engine.wal import WalWriter
+from spruce.engine.segment import Segment, SegmentCore, SegmentEntry
+from spruce.engine.view import Source, View
+from spruce.engine.wal import WalWriter, wal_file_name
 from spruce.errors import Corruption, Internal, InvalidArgument, SpruceError, Unavailable
 from spruce.types import Match, Metadata, Record, SparseVector, Vector
 
 __all__ = ["METRICS", "Metric", "Namespace"]
 
+log = logging.getLogger(__name__)
+
 METRICS: frozenset[str] = frozenset({"cosine", "euclidean", "dotproduct"})
 # Flush when the WAL grows past this even if the memtable is small (e.g. only deletes).
 WAL_FLUSH_BYTES = 64 << 20
+# Longest a writer waits for background flushes before going on regardless.
+_BACKPRESSURE_S = 30.0
+
+# Where a live id is in the writer's state: ("mem" | "frozen" | "seg", index, row).
+_Found = tuple[str, int, int]
 
 
 class Namespace:
     """Open with ``Namespace.open``; all methods are thread-safe."""
 
-    def __init__(self, layout: Layout, dimension: int | None, metric: Metric, flush_rows: int):
+    def __init__(
+        self,
+        layout: Layout,
+        dimension: int | None,
+        metric: Metric,
+        flush_rows: int,
+        options: EngineOptions,
+    ):
         self._layout = layout
         self._dimension = dimension
         self._metric: Metric = metric
         self._flush_rows = flush_rows
-        self._lock = threading.RLock()
-        self._memtable = Memtable(dimension)
+        self._options = options
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._flush_mutex = threading.Lock()
+        self._compact_mutex = threading.Lock()
+        self._publish_lock = threading.Lock()
+        self._mem = Memtable(dimension)
+        self._frozen: list[tuple[int, MemView]] = []  # (flush LSN, rows), oldest first
         self._segments: list[Segment] = []
-        self._in_segment: dict[str, tuple[Segment, int]] = {}  # live segment rows only
+        self._owned: set[object] = set()  # live arrays copied since the last publish
         self._lsn = 0
+        self._op_lsn = 0  # LSN of the op being applied (recorded as rows die)
         self._flushed_lsn = 0
+        self._frozen_lsn = 0  # LSN of the newest freeze (or the flushed LSN)
         self._wal: WalWriter | None = None
-        self._sorted_ids: list[str] | None = None  # cache for list_ids
         self._closed: Exception | None = None
+        self._view = View(0, self._mem.snapshot(), (), ())
+        self._last_write = time.monotonic()
+        self._idle_timer: threading.Timer | None = None
 
     @classmethod
     def open(
-        cls, path: Path, *, dimension: int | None, metric: Metric, flush_rows: int = 20_000
+        cls,
+        path: Path,
+        *,
+        dimension: int | None,
+        metric: Metric,
+        flush_rows: int = 20_000,
+        options: EngineOptions | None = None,
     ) -> Namespace:
         if metric not in METRICS:
             raise InvalidArgument(f"unknown metric {metric!r}")
@@ -78,14 +120,12 @@ class Namespace:
             raise InvalidArgument("dimension must be a positive integer or None")
         if flush_rows < 1:
             raise InvalidArgument("flush_rows must be positive")
-        ns = cls(Layout(path), dimension, metric, flush_rows)
-        state = recover(ns._layout, dimension, metric)
-        ns._segments = state.segments
-        ns._flushed_lsn = ns._lsn = state.flushed_lsn
-        for segment in ns._segments:
-            for row in segment.live_rows():
-                ns._in_segment[segment.ids[row]] = (segment, int(row))
+        ns = cls(Layout(path), dimension, metric, flush_rows, options or EngineOptions())
+        state = recover(ns._layout, dimension, metric, ns._options)
+        ns._segments = [Segment.fresh(core) for core in state.segments]
+        ns._flushed_lsn = ns._frozen_lsn = ns._lsn = state.flushed_lsn
         for op in state.ops:
+            ns._op_lsn = op.lsn
             try:
                 ns._apply(op)
             except SpruceError:
@@ -94,8 +134,11 @@ class Namespace:
                 raise Corruption(f"{path}: cannot replay LSN {op.lsn}: {exc!r}") from exc
             ns._lsn = op.lsn
         ns._wal = state.wal
-        if ns._memtable.size >= flush_rows:
+        with ns._lock:
+            ns._publish()
+        if ns._mem.size >= flush_rows:
             ns.flush()
+        ns._schedule_compaction()
         return ns
 
     @property
@@ -115,11 +158,11 @@ class Namespace:
     def upsert(self, records: Sequence[Record]) -> int:
         ids, dense, sparse, metadata = validate.check_records(records, self._dimension)
         wire = [sparse_to_wire(s) for s in sparse]
+        vectors = None if dense is None else dense.astype("<f4").tobytes()
         with self._lock:
             self._check_open()
             if not ids:
                 return self._lsn
-            vectors = None if dense is None else dense.astype("<f4").tobytes()
             return self._write(UpsertOp(self._lsn + 1, ids, vectors, wire, metadata))
 
     def update(
@@ -138,7 +181,7 @@ class Namespace:
         md = None if set_metadata is None else validate.check_metadata(set_metadata, "update")
         with self._lock:
             self._check_open()
-            if self._locate(id) is None:
+            if self._find(id) is None:
                 return self._lsn, False
             return self._write(UpdateOp(self._lsn + 1, id, wire_values, sp, md)), True
 
@@ -146,7 +189,7 @@ class Namespace:
         md = validate.check_metadata(set_metadata, "update")
         with self._lock:
             self._check_open()
-            ids = self._matching_ids(filter)
+            ids = _matching_ids(self._view, filter)
             if not ids:
                 return self._lsn, 0
             return self._write(UpdateWhereOp(self._lsn + 1, ids, md)), len(ids)
@@ -154,13 +197,13 @@ class Namespace:
     def delete(self, ids: Sequence[str]) -> int:
         with self._lock:
             self._check_open()
-            found = [i for i in dict.fromkeys(ids) if self._locate(i) is not None]
+            found = [i for i in dict.fromkeys(ids) if self._find(i) is not None]
             return self._write(DeleteOp(self._lsn + 1, found)) if found else self._lsn
 
     def delete_where(self, filter: Filter) -> tuple[int, int]:
         with self._lock:
             self._check_open()
-            ids = self._matching_ids(filter)
+            ids = _matching_ids(self._view, filter)
             if not ids:
                 return self._lsn, 0
             return self._write(DeleteOp(self._lsn + 1, ids)), len(ids)
@@ -168,16 +211,17 @@ class Namespace:
     def delete_all(self) -> int:
         with self._lock:
             self._check_open()
-            if self._live_count() == 0:
+            if self._view.count() == 0:
                 return self._lsn
             lsn = self._write(DeleteAllOp(self._lsn + 1))
-            self.flush()  # frees the disk space now rather than at the next flush
-            return lsn
+        self.flush()  # frees the disk space now rather than at the next flush
+        return lsn
 
     def _write(self, op: Op) -> int:
-        """Log ``op`` durably, then apply it; the caller holds the lock."""
+        """Log ``op`` durably, apply it, publish; the caller holds the lock."""
         assert self._wal is not None
         self._wal.append(encode_op(op))
+        self._op_lsn = op.lsn
         try:
             self._apply(op)
         except BaseException as exc:
@@ -185,10 +229,29 @@ class Namespace:
             self._fail(exc)
             raise Internal(f"namespace failed applying LSN {op.lsn}: {exc!r}") from exc
         self._lsn = op.lsn
-        # Each flush starts a new WAL file, so its size is what the memtable has not absorbed.
-        if self._memtable.size >= self._flush_rows or self._wal.size >= WAL_FLUSH_BYTES:
-            self.flush()
+        self._last_write = time.monotonic()
+        # Each freeze starts a new WAL file, so its size is what no memtable has frozen.
+        if self._mem.size >= self._flush_rows or self._wal.size >= WAL_FLUSH_BYTES:
+            self._freeze(background=True)
+        else:
+            self._publish()
+        deadline = time.monotonic() + _BACKPRESSURE_S
+        while len(self._frozen) > self._options.max_frozen and self._closed is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._changed.wait(min(left, 1.0))
         return op.lsn
+
+    def _publish(self) -> None:
+        """Make the working state visible to readers; the caller holds the lock."""
+        self._view = View(
+            self._lsn,
+            self._mem.snapshot(),
+            tuple(f for _, f in self._frozen),
+            tuple(self._segments),
+        )
+        self._owned.clear()
 
     # -- applying ops (shared by writes and recovery) -------------------------
 
@@ -201,16 +264,23 @@ class Namespace:
             for id in op.ids:
                 self._apply_update(id, None, False, None, op.set_metadata)
         elif isinstance(op, DeleteOp):
-            self._sorted_ids = None
             for id in op.ids:
-                if not self._memtable.delete(id):
-                    self._unlink_segment_row(id)
+                found = self._find(id)
+                if found is not None:
+                    self._kill(found)
         else:
-            self._sorted_ids = None
-            self._memtable.clear()
-            for segment in self._segments:
-                segment.delete_all_rows()
-            self._in_segment.clear()
+            self._mem.kill_all()
+            for i, (lsn, f) in enumerate(self._frozen):
+                self._frozen[i] = (lsn, cast(MemView, self._all_dead(f)))
+            self._segments = [cast(Segment, self._all_dead(s)) for s in self._segments]
+
+    def _all_dead(self, src: Source) -> Source:
+        dead = src.core.dead_lsn if isinstance(src, Segment) else src.dead_lsn
+        assert dead is not None
+        dead[dead == 0] = self._op_lsn
+        out = src.with_live(np.zeros(src.size, dtype=np.bool_))
+        self._owned.add(out)
+        return out
 
     def _apply_upsert(self, op: UpsertOp) -> None:
         n = len(op.ids)
@@ -224,11 +294,12 @@ class Namespace:
         elif self._dimension is not None:
             raise Corruption(f"LSN {op.lsn}: dense vectors missing")
         for i, id in enumerate(op.ids):
-            if id not in self._memtable:
-                self._sorted_ids = None
-                self._unlink_segment_row(id)
+            if id not in self._mem:  # the memtable replaces its own rows in put()
+                found = self._find(id)
+                if found is not None:
+                    self._kill(found)
             row = None if vectors is None else vectors[i]
-            self._memtable.put(id, row, sparse_from_wire(op.sparse[i]), op.metadata[i])
+            self._mem.put(id, row, sparse_from_wire(op.sparse[i]), op.metadata[i])
 
     def _apply_update(
         self,
@@ -238,10 +309,17 @@ class Namespace:
         sparse: SparseWire | None,
         set_metadata: Metadata | None,
     ) -> None:
-        loc = self._locate(id)
-        if loc is None:
+        found = self._find(id)
+        if found is None:
             return
-        src, row = loc
+        kind, index, row = found
+        src: Memtable | Source = (
+            self._mem
+            if kind == "mem"
+            else self._frozen[index][1]
+            if kind == "frozen"
+            else self._segments[index]
+        )
         new_values = src.values_at(row)
         if values is not None:
             if self._dimension is None or len(values) != 4 * self._dimension:
@@ -251,58 +329,58 @@ class Namespace:
         metadata = src.metadata_at(row) or {}
         if set_metadata:
             metadata.update(set_metadata)
-        if src is not self._memtable:
-            self._unlink_segment_row(id)
-        self._memtable.put(id, new_values, new_sparse, metadata)
+        if kind != "mem":
+            self._kill(found)
+        self._mem.put(id, new_values, new_sparse, metadata)
 
-    def _unlink_segment_row(self, id: str) -> None:
-        loc = self._in_segment.pop(id, None)
-        if loc is not None:
-            loc[0].delete_row(loc[1])
+    def _find(self, id: str) -> _Found | None:
+        """Where ``id`` is live in the writer's working state."""
+        row = self._mem.row_of(id)
+        if row is not None:
+            return "mem", 0, row
+        for i in range(len(self._frozen) - 1, -1, -1):
+            row = self._frozen[i][1].row_of(id)
+            if row is not None:
+                return "frozen", i, row
+        for i, segment in enumerate(self._segments):
+            row = segment.row_of(id)
+            if row is not None:
+                return "seg", i, row
+        return None
+
+    def _kill(self, found: _Found) -> None:
+        """Mark a row dead, copying live flags that a published view may hold."""
+        kind, i, row = found
+        if kind == "mem":
+            self._mem.kill(row)
+            return
+        src: MemView | Segment = self._frozen[i][1] if kind == "frozen" else self._segments[i]
+        if src not in self._owned:
+            src = src.with_live(src.live.copy())
+            self._owned.add(src)
+            if kind == "frozen":
+                self._frozen[i] = (self._frozen[i][0], src)  # type: ignore[assignment]
+            else:
+                self._segments[i] = src  # type: ignore[assignment]
+        src.live[row] = False
+        dead = src.core.dead_lsn if isinstance(src, Segment) else src.dead_lsn
+        assert dead is not None
+        dead[row] = self._op_lsn
 
     # -- reads ----------------------------------------------------------------
 
-    def _locate(self, id: str) -> tuple[RowSource, int] | None:
-        row = self._memtable.row_of(id)
-        if row is not None:
-            return self._memtable, row
-        return self._in_segment.get(id)
-
-    def _sources(self) -> list[RowSource]:
-        return [self._memtable, *self._segments]
-
-    def _live_count(self) -> int:
-        return self._memtable.live_count + len(self._in_segment)
-
-    def _allowed(self, src: RowSource, filter: Filter | None) -> npt.NDArray[np.bool_]:
-        if filter is None:
-            return src.live
-        return src.live & evaluate(filter, src.metadatas())
-
-    def _matching_ids(self, filter: Filter) -> list[str]:
-        return [
-            src.id_at(int(row))
-            for src in self._sources()
-            for row in np.flatnonzero(self._allowed(src, filter))
-        ]
-
-    def _record(self, src: RowSource, row: int, values: bool, metadata: bool) -> Record:
-        return Record(
-            id=src.id_at(row),
-            values=src.values_at(row) if values else None,
-            sparse=copy_sparse(src.sparse_at(row)) if values else None,
-            metadata=src.metadata_at(row) if metadata else None,
-        )
+    def _snapshot(self) -> View:
+        self._check_open()
+        return self._view
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Record]:
-        with self._lock:
-            self._check_open()
-            out: dict[str, Record] = {}
-            for id in ids:
-                loc = self._locate(id)
-                if loc is not None:
-                    out[id] = self._record(loc[0], loc[1], True, True)
-            return out
+        view = self._snapshot()
+        out: dict[str, Record] = {}
+        for id in ids:
+            loc = view.locate(id)
+            if loc is not None:
+                out[id] = _record(loc[0], loc[1], True, True)
+        return out
 
     def query(
         self,
@@ -323,79 +401,272 @@ class Namespace:
         q = None if vector is None else validate.check_dense(vector, self._dimension, "query")
         qs = None if sparse is None else validate.check_sparse(sparse, "query")
         spec = QuerySpec.build(self._metric, top_k, q, qs)
-        with self._lock:
-            self._check_open()
-            sources = self._sources()
-            per_source = [source_candidates(s, self._allowed(s, filter), spec) for s in sources]
-            best = merge_top_k(sources, per_source, spec)
-            matches = []
-            for c in best:
-                r = self._record(sources[c.source], c.row, include_values, include_metadata)
-                matches.append(Match(c.id, c.score, r.values, r.sparse, r.metadata))
-            return matches
+        view = self._snapshot()
+        sources = view.sources()
+        tuning = self._options.search
+        per_source = [source_candidates(s, _allowed(s, filter), spec, tuning) for s in sources]
+        matches = []
+        for c in merge_top_k(sources, per_source, spec):
+            r = _record(sources[c.source], c.row, include_values, include_metadata)
+            matches.append(Match(c.id, c.score, r.values, r.sparse, r.metadata))
+        return matches
 
     def list_ids(
         self, *, prefix: str = "", limit: int = 100, after: str | None = None
     ) -> list[str]:
         if limit < 0:
             raise InvalidArgument("limit must not be negative")
-        with self._lock:
-            self._check_open()
-            if self._sorted_ids is None:
-                # Sorted lazily: rebuilt only when ids changed since the last listing.
-                self._sorted_ids = sorted([*self._memtable.live_ids(), *self._in_segment])
-            ids = self._sorted_ids
-            start = bisect.bisect_left(ids, prefix)
-            if after is not None:
-                start = max(start, bisect.bisect_right(ids, after))
-            out: list[str] = []
-            for id in ids[start : start + limit]:
-                if not id.startswith(prefix):
-                    break
-                out.append(id)
-            return out
+        return self._snapshot().list_ids(prefix, limit, after)
 
     def count(self, filter: Filter | None = None) -> int:
+        view = self._snapshot()
+        if filter is None:
+            return view.count()
+        return sum(int(np.count_nonzero(_allowed(s, filter))) for s in view.sources())
+
+    # -- flush ----------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Persist everything written so far as segments; returns once published."""
         with self._lock:
             self._check_open()
-            if filter is None:
-                return self._live_count()
-            return sum(int(self._allowed(s, filter).sum()) for s in self._sources())
+            if self._lsn > self._frozen_lsn:
+                self._freeze(background=False)
+        self._run_flushes()
+
+    def _freeze(self, *, background: bool) -> None:
+        """Hand the memtable to a flush and start a new WAL file; caller holds the lock."""
+        lsn = self._lsn
+        if lsn == self._frozen_lsn:
+            self._publish()
+            return
+        assert self._wal is not None
+        wal = self._wal
+        if wal.path.name != wal_file_name(lsn + 1):
+            wal = WalWriter.create(self._layout.wal / wal_file_name(lsn + 1))
+        frozen = self._mem.snapshot(segment_name(lsn))
+        dead = np.zeros(frozen.size, dtype=np.int64)
+        dead[~frozen.live] = max(lsn, 1)  # died before the freeze: any LSN <= lsn will do
+        frozen.dead_lsn = dead
+        self._frozen.append((lsn, frozen))
+        self._mem = Memtable(self._dimension)
+        self._wal = wal
+        self._frozen_lsn = lsn
+        self._publish()
+        if background:
+            FLUSHER.submit(self, self._background_flush)
+
+    def _background_flush(self) -> None:
+        try:
+            self._run_flushes()
+        except Exception:
+            # Left frozen (still searched, still in the WAL); the next flush retries it.
+            log.exception("background flush of %s failed", self._layout.root)
+
+    def _run_flushes(self) -> None:
+        with self._flush_mutex:
+            while True:
+                with self._lock:
+                    if self._closed is not None or not self._frozen:
+                        return
+                    lsn, frozen = self._frozen[0]
+                self._flush_one(lsn, frozen)
+
+    def _flush_one(self, lsn: int, frozen: MemView) -> None:
+        built = build_flush_segment(
+            self._layout, lsn, frozen, self._dimension, self._metric, self._options
+        )
+        name = segment_name(lsn)
+        garbage: list[Path] = []
+        with self._publish_lock:
+            try:
+                with self._lock:
+                    cores = [s.core for s in self._segments]
+                entries: dict[SegmentCore, tuple[SegmentEntry, int]] = {}
+                dropped: set[SegmentCore] = set()
+                for core in cores:
+                    dead = core.dead_as_of(lsn)
+                    n_dead = int(np.count_nonzero(dead))
+                    if n_dead == core.size:
+                        dropped.add(core)  # nothing left to read in it, ever
+                    elif n_dead != core.persisted_dead:
+                        file, crc = core.write_deletes(f"deletes-{name}.roaring", dead)
+                        if core.entry.deletes is not None:
+                            garbage.append(core.directory / core.entry.deletes)
+                        entry = msgspec.structs.replace(core.entry, deletes=file, deletes_crc32=crc)
+                        entries[core] = (entry, n_dead)
+                listed = [
+                    entries[c][0] if c in entries else c.entry for c in cores if c not in dropped
+                ]
+                if built is not None:
+                    listed.append(built.core.entry)
+                manifest = Manifest(
+                    dimension=self._dimension, metric=self._metric, flushed_lsn=lsn, segments=listed
+                )
+            except BaseException:
+                if built is not None:
+                    collect_garbage(self._layout, [built.core.directory])
+                raise
+            self._commit(manifest)
+            with self._lock:
+                for core, (entry, n_dead) in entries.items():
+                    core.entry, core.persisted_dead = entry, n_dead
+                segments = [s for s in self._segments if s.core not in dropped]
+                current = self._frozen.pop(0)[1]  # flushes run in freeze order
+                assert current.name == frozen.name and current.dead_lsn is not None
+                if built is not None:
+                    built.core.dead_lsn[:] = current.dead_lsn[built.rows]
+                    segments.append(Segment(built.core, current.live[built.rows]))
+                self._segments = segments
+                self._flushed_lsn = lsn
+                self._publish()
+                self._changed.notify_all()
+        garbage.extend(c.directory for c in dropped)
+        garbage.extend(p for p in wal_files(self._layout) if int(p.stem) <= lsn)
+        collect_garbage(self._layout, garbage)
+        self._schedule_compaction()
+
+    def _commit(self, manifest: Manifest) -> None:
+        """Publish ``manifest``: the commit point; the caller holds ``_publish_lock``."""
+        try:
+            write_manifest(self._layout.manifest, manifest)
+        except BaseException as exc:
+            # The manifest may or may not be on disk; only a reopen knows which.
+            self._fail(exc)
+            raise
+
+    # -- compaction -----------------------------------------------------------
+
+    def compact(self) -> None:
+        """Flush, then merge every segment into one (with an HNSW index if large enough)."""
+        self.flush()
+        self._run_compaction(full=True)
+
+    def _schedule_compaction(self) -> None:
+        if self._options.auto_compact and self._closed is None:
+            COMPACTOR.submit(self, self._background_compact)
+            if self._options.idle_compact_s > 0:
+                self._arm_idle_timer(self._options.idle_compact_s)
+
+    def _arm_idle_timer(self, delay: float) -> None:
+        with self._lock:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+            self._idle_timer = threading.Timer(delay, self._idle_check)
+            self._idle_timer.daemon = True
+            self._idle_timer.start()
+
+    def _idle_check(self) -> None:
+        """Once writes stop, merge everything into one segment (one graph to search)."""
+        if self._closed is not None:
+            return
+        quiet = time.monotonic() - self._last_write
+        if quiet < self._options.idle_compact_s:
+            self._arm_idle_timer(self._options.idle_compact_s - quiet)
+            return
+        COMPACTOR.submit((self, "full"), self._background_full_compact)
+
+    def _background_full_compact(self) -> None:
+        try:
+            self._run_compaction(full=True)
+        except Exception:
+            log.exception("idle compaction of %s failed", self._layout.root)
+
+    def _background_compact(self) -> None:
+        try:
+            self._run_compaction(full=False)
+        except Exception:
+            log.exception("background compaction of %s failed", self._layout.root)
+
+    def _run_compaction(self, *, full: bool) -> None:
+        with self._compact_mutex:
+            while True:
+                with self._lock:
+                    self._check_open()
+                    cores = [s.core for s in self._segments]
+                    flushed = self._flushed_lsn
+                the_plan = compaction.plan(cores, self._options, full=full)
+                if the_plan is None:
+                    return
+                merged = compaction.build(
+                    self._layout,
+                    the_plan,
+                    flushed,
+                    self._dimension,
+                    self._metric,
+                    self._options,
+                    stop=lambda: self._closed is not None,
+                )
+                if merged is None and self._closed is not None:
+                    return
+                self._publish_compaction(the_plan, merged)
+
+    def _publish_compaction(
+        self, the_plan: compaction.Plan, merged: compaction.Merged | None
+    ) -> None:
+        inputs = set(the_plan.inputs)
+        with self._publish_lock:
+            with self._lock:
+                cores = [s.core for s in self._segments]
+                flushed = self._flushed_lsn
+            if not inputs <= set(cores):  # a flush dropped an input meanwhile: start over
+                if merged is not None:
+                    collect_garbage(self._layout, [merged.core.directory])
+                return
+            listed = [c.entry for c in cores if c not in inputs]
+            n_dead = 0
+            if merged is not None:
+                core = merged.core
+                dead_lsn = np.concatenate(
+                    [
+                        c.dead_lsn[rows]
+                        for c, rows in zip(the_plan.inputs, merged.taken, strict=True)
+                    ]
+                )
+                dead = (dead_lsn != 0) & (dead_lsn <= flushed)
+                n_dead = int(np.count_nonzero(dead))
+                if n_dead:
+                    file, crc = core.write_deletes(f"deletes-{segment_name(flushed)}.roaring", dead)
+                    core.entry = msgspec.structs.replace(
+                        core.entry, deletes=file, deletes_crc32=crc
+                    )
+                listed.append(core.entry)
+            manifest = Manifest(
+                dimension=self._dimension, metric=self._metric, flushed_lsn=flushed, segments=listed
+            )
+            self._commit(manifest)
+            with self._lock:
+                current = {s.core: s for s in self._segments}
+                segments = [s for s in self._segments if s.core not in inputs]
+                if merged is not None:
+                    pairs = list(zip(the_plan.inputs, merged.taken, strict=True))
+                    merged.core.dead_lsn[:] = np.concatenate([c.dead_lsn[r] for c, r in pairs])
+                    merged.core.persisted_dead = n_dead
+                    live = np.concatenate([current[c].live[r] for c, r in pairs])
+                    segments.append(Segment(merged.core, live))
+                self._segments = segments
+                self._publish()
+        collect_garbage(self._layout, [c.directory for c in inputs])
 
     # -- lifecycle ------------------------------------------------------------
 
-    def flush(self) -> None:
-        with self._lock:
-            self._check_open()
-            if self._lsn == self._flushed_lsn:
-                return
-            layout, lsn = self._layout, self._lsn
-            flushed = prepare_flush(
-                layout, lsn, self._memtable, self._segments, self._dimension, self._metric
-            )
-            try:
-                write_manifest(layout.manifest, flushed.manifest)  # the commit point
-                for i, entry in flushed.new_entries.items():
-                    flushed.kept[i].entry = entry
-                    flushed.kept[i].dirty = False
-                self._segments = flushed.kept
-                if flushed.added is not None:
-                    self._segments.append(flushed.added)
-                    for row, id in enumerate(flushed.added.ids):
-                        self._in_segment[id] = (flushed.added, row)
-                self._memtable.clear()
-                self._wal = flushed.wal
-                self._flushed_lsn = lsn
-            except BaseException as exc:
-                # The manifest may or may not be on disk; only a reopen knows which.
-                self._fail(exc)
-                raise
-            collect_garbage(layout, flushed.garbage)
-
     def close(self) -> None:
+        if self._closed is None:
+            # Frozen memtables are in the WAL anyway; flushing them now just spares the
+            # next open a long replay.
+            try:
+                self._run_flushes()
+            except Exception:
+                log.exception("flush while closing %s failed", self._layout.root)
         with self._lock:
             if self._closed is None:
                 self._closed = Unavailable("namespace is closed")
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+            self._changed.notify_all()
+        # Background jobs check the flag; wait for one in progress to stop.
+        with self._flush_mutex, self._compact_mutex:
+            pass
 
     @property
     def failed(self) -> bool:
@@ -410,3 +681,26 @@ class Namespace:
             if isinstance(self._closed, Unavailable):
                 raise self._closed
             raise Unavailable(f"namespace failed and must be reopened: {self._closed!r}")
+
+
+def _allowed(src: Source, filter: Filter | None) -> npt.NDArray[np.bool_]:
+    if filter is None:
+        return src.live
+    return src.live & src.filter_mask(filter)
+
+
+def _matching_ids(view: View, filter: Filter) -> list[str]:
+    return [
+        src.id_at(int(row))
+        for src in view.sources()
+        for row in np.flatnonzero(_allowed(src, filter))
+    ]
+
+
+def _record(src: Source, row: int, values: bool, metadata: bool) -> Record:
+    return Record(
+        id=src.id_at(row),
+        values=src.values_at(row) if values else None,
+        sparse=copy_sparse(src.sparse_at(row)) if values else None,
+        metadata=src.metadata_at(row) if metadata else None,
+    )

@@ -12,7 +12,8 @@ from pathlib import Path
 from spruce.engine.fsutil import fsync_dir, remove_tree
 from spruce.engine.manifest import MANIFEST, Manifest, read_manifest, write_manifest
 from spruce.engine.ops import Op, decode_op
-from spruce.engine.segment import Segment
+from spruce.engine.options import EngineOptions
+from spruce.engine.segment import SegmentCore
 from spruce.engine.wal import WalWriter, read_wal, wal_file_name
 from spruce.errors import Corruption, InvalidArgument
 
@@ -54,7 +55,7 @@ class Layout:
 @dataclass
 class Recovered:
     flushed_lsn: int
-    segments: list[Segment]
+    segments: list[SegmentCore]
     wal: WalWriter
     ops: list[Op] = field(default_factory=list)
 
@@ -97,11 +98,17 @@ def _remove_garbage(layout: Layout, manifest: Manifest) -> None:
             remove_tree(path)
 
 
-def recover(layout: Layout, dimension: int | None, metric: str) -> Recovered:
+def recover(
+    layout: Layout, dimension: int | None, metric: str, options: EngineOptions
+) -> Recovered:
     layout.ensure()
     manifest = _load_manifest(layout, dimension, metric)
     _remove_garbage(layout, manifest)
-    segments = [Segment(layout.segments / e.name, e, dimension) for e in manifest.segments]
+    segments = []
+    for entry in manifest.segments:
+        core = SegmentCore(layout.segments / entry.name, entry, dimension, metric, options.hnsw)
+        core.load_deletes(manifest.flushed_lsn)
+        segments.append(core)
 
     flushed = manifest.flushed_lsn
     ops: list[Op] = []

@@ -16,15 +16,17 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from spruce.engine.rows import Csr, RowSource
+from spruce.engine.ann import HnswIndex, faiss
+from spruce.engine.options import SearchTuning
+from spruce.engine.rows import RowSource
+from spruce.engine.sparse_index import sparse_scores, sparse_top_k
 from spruce.errors import InvalidArgument
 from spruce.types import SparseVector
 
 __all__ = ["Candidate", "Metric", "QuerySpec", "merge_top_k", "source_candidates"]
 
 Metric = Literal["cosine", "euclidean", "dotproduct"]
-# Rows per chunk for the Euclidean difference, bounding its temporary to a few MiB.
-_CHUNK = 4096
+_DEFAULT_TUNING = SearchTuning()
 
 
 @dataclass(frozen=True)
@@ -71,48 +73,76 @@ class Candidate:
 def _dense(
     src: RowSource, rows: npt.NDArray[np.intp], q: npt.NDArray[np.float32], metric: Metric
 ) -> npt.NDArray[np.float32]:
+    """Exact dense scores of ``rows``: faiss's single-threaded SIMD kernels, reading the
+    rows in place (no gathered copy) with the GIL released."""
     vectors = src.vectors()
     if vectors is None:
         raise InvalidArgument("this index has no dense vectors; query with sparse values only")
-    # Score every row and pick when most rows are allowed (no gather copy); gather otherwise.
-    full = rows.size * 4 >= vectors.shape[0]
-    sub = vectors if full else vectors[rows]
+    out = np.empty(rows.size, dtype=np.float32)
+    if rows.size == 0:
+        return out
+    base = np.ascontiguousarray(vectors, dtype=np.float32)
+    query = np.ascontiguousarray(q, dtype=np.float32)
+    ids = np.ascontiguousarray(rows, dtype=np.int64)
+    ptr = faiss.swig_ptr
+    dim = base.shape[1]
     if metric == "euclidean":
-        # The difference, not |v|^2 - 2v.q + |q|^2, which cancels badly in float32.
-        out = np.empty(sub.shape[0], dtype=np.float32)
-        for lo in range(0, sub.shape[0], _CHUNK):
-            diff = np.asarray(sub[lo : lo + _CHUNK], dtype=np.float32) - q
-            out[lo : lo + _CHUNK] = np.einsum("ij,ij->i", diff, diff)
-    else:
-        out = np.asarray(sub @ q, dtype=np.float32)
-        if metric == "cosine":
-            norms = src.norms() if full else src.norms()[rows]
-            denom = norms * np.float32(np.linalg.norm(q))
-            # A zero vector has no direction: score it 0 rather than NaN.
-            out = np.divide(out, denom, out=np.zeros_like(out), where=denom > 0)
-    return out[rows] if full else out
-
-
-def _sparse(
-    csr: Csr, size: int, q_indices: npt.NDArray[np.uint32], q_values: npt.NDArray[np.float32]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """Sparse dot product of every row with the query, and whether any index overlaps."""
-    if q_indices.size == 0 or csr.indices.size == 0:
-        return np.zeros(size, dtype=np.float64), np.zeros(size, dtype=np.bool_)
-    row_of_nnz = np.repeat(np.arange(size), np.diff(csr.indptr))
-    pos = np.minimum(np.searchsorted(q_indices, csr.indices), q_indices.size - 1)
-    hit = q_indices[pos] == csr.indices
-    rows = row_of_nnz[hit]
-    weights = csr.values[hit].astype(np.float64) * q_values[pos[hit]]
-    scores = np.bincount(rows, weights=weights, minlength=size).astype(np.float64, copy=False)
-    overlap = np.bincount(rows, minlength=size) > 0
-    return scores, overlap
+        # Sums the squared differences, not |v|^2 - 2v.q + |q|^2 (which cancels badly).
+        faiss.fvec_L2sqr_by_idx(ptr(out), ptr(query), ptr(base), ptr(ids), dim, 1, rows.size)
+        return out
+    faiss.fvec_inner_products_by_idx(ptr(out), ptr(query), ptr(base), ptr(ids), dim, 1, rows.size)
+    if metric == "cosine":
+        denom = src.norms()[rows] * np.float32(np.linalg.norm(query))
+        # A zero vector has no direction: score it 0 rather than NaN.
+        out = np.divide(out, denom, out=np.zeros_like(out), where=denom > 0)
+    return out
 
 
 def source_candidates(
+    src: RowSource,
+    allowed: npt.NDArray[np.bool_],
+    spec: QuerySpec,
+    tuning: SearchTuning | None = None,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """Rows of ``src`` that may be in the global top-k, with their scores.
+
+    The per-segment plan: a dense-only query on a segment with an HNSW index searches
+    the graph (the allowed rows as an in-traversal bitmap, efSearch widened as the filter
+    gets more selective), unless so few rows are allowed that an exact scan of them is
+    cheaper and exact; everything else is scored exactly.
+    """
+    tuning = tuning or _DEFAULT_TUNING
+    ann: HnswIndex | None = getattr(src, "ann", None)
+    if ann is not None and spec.vector is not None and spec.sparse_indices is None:
+        count = int(np.count_nonzero(allowed))
+        if count > max(tuning.exact_max_rows, tuning.exact_max_fraction * src.size):
+            return _ann_candidates(src, ann, allowed, count, spec, tuning)
+    return _exact_candidates(src, allowed, spec)
+
+
+def _ann_candidates(
+    src: RowSource,
+    ann: HnswIndex,
+    allowed: npt.NDArray[np.bool_],
+    count: int,
+    spec: QuerySpec,
+    tuning: SearchTuning,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    assert spec.vector is not None
+    want = max(spec.top_k * tuning.rerank, tuning.rerank_min)
+    selectivity = count / max(src.size, 1)
+    ef = int(tuning.ef_search * (1.0 / selectivity) ** tuning.filter_ef_exponent)
+    ef = max(min(ef, tuning.ef_max), want)
+    rows = ann.search(spec.vector, want, ef, None if count == src.size else allowed)
+    rows = rows.astype(np.intp)
+    # Exact scores from the float32 vectors: the graph's storage may be quantised.
+    scores = _dense(src, rows, spec.vector, spec.metric).astype(np.float64)
+    return _top(rows, scores, spec)
+
+
+def _exact_candidates(
     src: RowSource, allowed: npt.NDArray[np.bool_], spec: QuerySpec
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
-    """Rows of ``src`` that may be in the global top-k, with their scores."""
     rows = np.flatnonzero(allowed)
     scores = np.zeros(rows.size, dtype=np.float64)
     if rows.size == 0:
@@ -120,13 +150,15 @@ def source_candidates(
     if spec.vector is not None:
         scores += _dense(src, rows, spec.vector, spec.metric)
     if spec.sparse_indices is not None and spec.sparse_values is not None:
-        sparse, overlap = _sparse(src.csr(), src.size, spec.sparse_indices, spec.sparse_values)
-        scores += sparse[rows]
         if spec.vector is None:
-            # A sparse-only query matches records sharing at least one dimension with it,
-            # as an inverted index would.
-            keep = overlap[rows]
-            rows, scores = rows[keep], scores[keep]
+            return sparse_top_k(src, allowed, spec.sparse_indices, spec.sparse_values, spec.top_k)
+        scores += sparse_scores(src, spec.sparse_indices, spec.sparse_values)[rows]
+    return _top(rows, scores, spec)
+
+
+def _top(
+    rows: npt.NDArray[np.intp], scores: npt.NDArray[np.float64], spec: QuerySpec
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
     keys = -scores if spec.higher_is_better else scores
     if rows.size > spec.top_k:
         kth = np.partition(keys, spec.top_k - 1)[spec.top_k - 1]

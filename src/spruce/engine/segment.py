@@ -1,22 +1,28 @@
-"""Immutable segments: one flushed memtable, in a directory under ``<ns>/segments/``.
+"""Immutable segments: flushed or merged rows, in a directory under ``<ns>/segments/``.
 
 Files (byte layouts in docs/FORMAT.md):
 - ``vectors.npy``: (rows, dimension) little-endian float32, C order, memory-mapped on
   load (absent in sparse-only indexes);
 - ``records.arrow``: Arrow IPC file with ids, metadata as JSON text, sparse vectors;
+- ``hnsw.idx``: the HNSW graph of a large segment (ann.py), optional;
+- ``sparse.idx``: the inverted index of the sparse vectors (sparse_index.py), when any
+  row has one;
 - ``deletes-<lsn>.roaring``: rows deleted or overwritten as of that LSN.
 
-Only the deletion bitmap changes after a segment is written, and it changes by writing
-a new file that the next manifest names; the old one is removed after publishing.
+A ``SegmentCore`` holds the data, shared by every ``Segment``; a ``Segment`` is the core
+plus live flags. Readers keep the ``Segment`` of their snapshot; the writer replaces it
+with a copy (``with_live``) when it deletes rows, so a snapshot never changes under a
+reader. The core's ``dead_lsn`` records which LSN killed each row (0: live), which lets a
+flush persist exactly the deletions up to its LSN while later writes go on.
 """
 
 from __future__ import annotations
 
-import io
+import threading
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import numpy as np
@@ -26,17 +32,30 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
 
-from spruce.engine.fsutil import fsync_dir, write_synced
+from spruce.engine.ann import ANN_FILE, HnswIndex, HnswParams, faiss
+from spruce.engine.filters import Filter, evaluate
+from spruce.engine.fsutil import fsync_dir, write_synced, write_synced_parts
+from spruce.engine.metaindex import MetaIndex
 from spruce.engine.rows import Csr, copy_metadata
+from spruce.engine.sparse_index import SPARSE_INDEX, SparseIndex
 from spruce.errors import Corruption
 from spruce.types import Metadata, SparseVector
 
-__all__ = ["Segment", "SegmentEntry", "write_segment"]
+__all__ = [
+    "RECORDS",
+    "SCHEMA",
+    "VECTORS",
+    "Segment",
+    "SegmentCore",
+    "SegmentEntry",
+    "records_table",
+    "write_segment",
+]
 
 VECTORS = "vectors.npy"
 RECORDS = "records.arrow"
 
-_SCHEMA = pa.schema(
+SCHEMA = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),
         pa.field("metadata", pa.string()),
@@ -56,30 +75,21 @@ class SegmentEntry(msgspec.Struct, kw_only=True):
     vectors_crc32: int | None
     deletes: str | None = None
     deletes_crc32: int | None = None
+    ann: str | None = None  # format 2: the HNSW index file, if the segment has one
+    ann_bytes: int | None = None
+    ann_crc32: int | None = None
 
 
-def write_segment(
-    directory: Path,
-    name: str,
+def records_table(
     ids: Sequence[str],
-    vectors: npt.NDArray[np.float32] | None,
     sparse: Sequence[SparseVector | None],
     metadata: Sequence[Mapping[str, Any] | None],
-) -> SegmentEntry:
-    """Write and fsync a new segment directory; it is garbage until a manifest names it."""
-    directory.mkdir()
-    vectors_bytes = vectors_crc = None
-    if vectors is not None:
-        buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(vectors, dtype="<f4"), allow_pickle=False)
-        data = buf.getvalue()
-        write_synced(directory / VECTORS, data)
-        vectors_bytes, vectors_crc = len(data), zlib.crc32(data)
-    table = pa.table(
+) -> pa.Table:
+    return pa.table(
         {
             "id": pa.array(ids, pa.string()),
             "metadata": pa.array(
-                [None if m is None else orjson.dumps(m).decode() for m in metadata], pa.string()
+                [None if not m else orjson.dumps(m).decode() for m in metadata], pa.string()
             ),
             "sparse_indices": pa.array(
                 [None if s is None else s.indices for s in sparse], pa.list_(pa.uint32())
@@ -88,21 +98,70 @@ def write_segment(
                 [None if s is None else s.values for s in sparse], pa.list_(pa.float32())
             ),
         },
-        schema=_SCHEMA,
+        schema=SCHEMA,
     )
+
+
+def write_segment(
+    directory: Path,
+    name: str,
+    table: pa.Table,
+    vectors: npt.NDArray[np.float32] | None,
+    ann: HnswIndex | None = None,
+) -> SegmentEntry:
+    """Write and fsync a new segment directory; it is garbage until a manifest names it."""
+    directory.mkdir()
+    vectors_bytes = vectors_crc = None
+    if vectors is not None:
+        array = np.ascontiguousarray(vectors, dtype="<f4")
+        header = _npy_header(array.shape)
+        body = memoryview(array.data).cast("B")
+        crc = zlib.crc32(body, zlib.crc32(header))
+        write_synced_parts(directory / VECTORS, [header, body])
+        vectors_bytes, vectors_crc = len(header) + body.nbytes, crc
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, _SCHEMA) as writer:
-        writer.write_table(table)
+    with pa.ipc.new_file(sink, SCHEMA) as writer:
+        writer.write_table(table.cast(SCHEMA))
     records = sink.getvalue().to_pybytes()
     write_synced(directory / RECORDS, records)
+    _write_sparse_index(directory, table)  # sparse hook (engine/sparse_index.py)
+    ann_name = ann_bytes = ann_crc = None
+    if ann is not None:
+        ann_bytes, ann_crc = ann.write(directory / ANN_FILE)
+        ann_name = ANN_FILE
     fsync_dir(directory)
     return SegmentEntry(
         name=name,
-        rows=len(ids),
+        rows=table.num_rows,
         records_crc32=zlib.crc32(records),
         vectors_bytes=vectors_bytes,
         vectors_crc32=vectors_crc,
+        ann=ann_name,
+        ann_bytes=ann_bytes,
+        ann_crc32=ann_crc,
     )
+
+
+def _write_sparse_index(directory: Path, table: pa.Table) -> None:
+    """Persist the inverted index of the rows' sparse values, if there are any."""
+    indptr, indices = _list_column(table.column("sparse_indices"))
+    _, values = _list_column(table.column("sparse_values"))
+    csr = Csr(
+        indptr,
+        indices.to_numpy(zero_copy_only=False).astype(np.uint32, copy=False),
+        values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False),
+    )
+    index = SparseIndex.build(csr, table.num_rows)
+    if index.postings:
+        index.write(directory / SPARSE_INDEX)
+
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    """An NPY 1.0 header for a C-order little-endian float32 array (what np.save writes)."""
+    text = "{'descr': '<f4', 'fortran_order': False, 'shape': " + repr(shape) + ", }"
+    total = 10 + len(text) + 1
+    text += " " * ((64 - total % 64) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin1")
 
 
 def _list_column(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], pa.Array]:
@@ -113,13 +172,26 @@ def _list_column(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], pa.Arr
     return indptr, arr.flatten()
 
 
-class Segment:
-    """A loaded segment: ids and sparse vectors in memory, vectors memory-mapped."""
+class SegmentCore:
+    """A segment's data: ids, metadata and sparse vectors in memory, vectors mmapped."""
 
-    def __init__(self, directory: Path, entry: SegmentEntry, dimension: int | None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        entry: SegmentEntry,
+        dimension: int | None,
+        metric: str,
+        hnsw: HnswParams,
+        *,
+        table: pa.Table | None = None,
+        ann: HnswIndex | None = None,
+        metaindex: MetaIndex | None = None,
+    ) -> None:
         self.directory = directory
-        self.entry = entry
-        self._vectors: npt.NDArray[np.float32] | None = None
+        self.entry = entry  # as last published; replaced when a new bitmap is published
+        self.name = entry.name
+        self.metric = metric
+        self.vectors: npt.NDArray[np.float32] | None = None
         if dimension is not None:
             path = directory / VECTORS
             if entry.vectors_bytes is None or path.stat().st_size != entry.vectors_bytes:
@@ -129,36 +201,56 @@ class Segment:
             vectors = np.load(path, mmap_mode="r", allow_pickle=False)
             if vectors.dtype != np.dtype("<f4") or vectors.shape != (entry.rows, dimension):
                 raise Corruption(f"{path}: unexpected shape {vectors.shape} or dtype")
-            self._vectors = vectors
-        data = (directory / RECORDS).read_bytes()
-        if zlib.crc32(data) != entry.records_crc32:
-            raise Corruption(f"{directory / RECORDS}: checksum mismatch")
-        table = pa.ipc.open_file(pa.py_buffer(data)).read_all()
-        if table.num_rows != entry.rows or not table.schema.equals(_SCHEMA):
-            raise Corruption(f"{directory / RECORDS}: unexpected rows or schema")
+            # A plain ndarray over the mapping: numpy's memmap subclass makes gathers and
+            # matrix products several times slower.
+            self.vectors = np.asarray(vectors)
+        if table is None:
+            data = (directory / RECORDS).read_bytes()
+            if zlib.crc32(data) != entry.records_crc32:
+                raise Corruption(f"{directory / RECORDS}: checksum mismatch")
+            table = pa.ipc.open_file(pa.py_buffer(data)).read_all()
+            if table.num_rows != entry.rows or not table.schema.equals(SCHEMA):
+                raise Corruption(f"{directory / RECORDS}: unexpected rows or schema")
+        self.table: pa.Table = table
         self.ids: list[str] = table.column("id").to_pylist()
         self._metadata_json: list[str | None] = table.column("metadata").to_pylist()
         self._metadata: list[Metadata | None] | None = None
-        self._has_sparse = table.column("sparse_indices").is_valid().to_numpy(zero_copy_only=False)
+        self.has_sparse = table.column("sparse_indices").is_valid().to_numpy(zero_copy_only=False)
         indptr, indices = _list_column(table.column("sparse_indices"))
         values_indptr, values = _list_column(table.column("sparse_values"))
         if not np.array_equal(indptr, values_indptr):
             raise Corruption(f"{directory / RECORDS}: sparse indices and values differ in length")
-        self._csr = Csr(
+        self.csr = Csr(
             indptr,
             indices.to_numpy(zero_copy_only=False).astype(np.uint32, copy=False),
             values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False),
         )
+        self.ann = ann
+        if ann is None and entry.ann is not None:
+            path = directory / entry.ann
+            if self.vectors is None or path.stat().st_size != entry.ann_bytes:
+                raise Corruption(f"{path}: size does not match the manifest")
+            self.ann = HnswIndex.load(path, self.vectors, metric, hnsw)
+        self._metaindex = metaindex
         self._norms: npt.NDArray[np.float32] | None = None
-        self._live = np.ones(entry.rows, dtype=np.bool_)
-        if entry.deletes is not None:
-            self._load_deletes(directory / entry.deletes, entry.deletes_crc32)
-        # True when the in-memory deletions differ from the file the manifest names.
-        self.dirty = False
+        self._sparse_index: SparseIndex | None = None
+        self._row_of: dict[str, int] | None = None
+        self._sorted: npt.NDArray[np.intp] | None = None
+        self._lazy = threading.Lock()
+        self.dead_lsn = np.zeros(entry.rows, dtype=np.int64)
+        self.persisted_dead = 0  # dead rows in the bitmap the manifest names
 
-    def _load_deletes(self, path: Path, crc: int | None) -> None:
+    @property
+    def size(self) -> int:
+        return self.entry.rows
+
+    def load_deletes(self, lsn: int) -> None:
+        """Apply the manifest's bitmap; its rows count as killed at ``lsn`` (<= flushed)."""
+        if self.entry.deletes is None:
+            return
+        path = self.directory / self.entry.deletes
         data = path.read_bytes()
-        if zlib.crc32(data) != crc:
+        if zlib.crc32(data) != self.entry.deletes_crc32:
             raise Corruption(f"{path}: checksum mismatch")
         try:
             rows = np.array(BitMap.deserialize(data).to_array(), dtype=np.int64)
@@ -166,69 +258,169 @@ class Segment:
             raise Corruption(f"{path}: bad deletion bitmap: {exc}") from exc
         if rows.size and rows.max() >= self.entry.rows:
             raise Corruption(f"{path}: deleted row out of range")
-        self._live[rows] = False
+        self.dead_lsn[rows] = max(lsn, 1)
+        self.persisted_dead = int(rows.size)
 
-    def write_deletes(self, file_name: str) -> tuple[str, int]:
-        """Persist the current deletions as ``file_name``; returns (name, crc32)."""
-        bitmap = BitMap(np.flatnonzero(~self._live).tolist())
-        data = bitmap.serialize()
+    def dead_as_of(self, lsn: int) -> npt.NDArray[np.bool_]:
+        dead: npt.NDArray[np.bool_] = (self.dead_lsn != 0) & (self.dead_lsn <= lsn)
+        return dead
+
+    def write_deletes(self, file_name: str, dead: npt.NDArray[np.bool_]) -> tuple[str, int]:
+        """Persist ``dead`` as ``file_name``; returns (name, crc32)."""
+        data = BitMap(np.flatnonzero(dead).tolist()).serialize()
         write_synced(self.directory / file_name, data)
         fsync_dir(self.directory)
         return file_name, zlib.crc32(data)
 
-    def delete_row(self, row: int) -> None:
-        self._live[row] = False
-        self.dirty = True
+    def row_of(self, id: str) -> int | None:
+        index = self._row_of
+        if index is None:
+            with self._lazy:
+                if self._row_of is None:
+                    self._row_of = {id: row for row, id in enumerate(self.ids)}
+                index = self._row_of
+        return index.get(id)
 
-    def delete_all_rows(self) -> None:
-        self._live[:] = False
-        self.dirty = True
+    def sorted_rows(self) -> npt.NDArray[np.intp]:
+        """Row numbers in id order (for list_ids), computed once."""
+        if self._sorted is None:
+            with self._lazy:
+                if self._sorted is None:
+                    ids = self.table.column("id")
+                    self._sorted = pc.sort_indices(ids).to_numpy().astype(np.intp)
+        return self._sorted
+
+    def norms(self) -> npt.NDArray[np.float32]:
+        if self._norms is None:
+            assert self.vectors is not None
+            norms = np.empty(self.size, dtype=np.float32)
+            if self.size:
+                faiss.fvec_norms_L2(
+                    faiss.swig_ptr(norms),
+                    faiss.swig_ptr(self.vectors),
+                    self.vectors.shape[1],
+                    self.size,
+                )
+            self._norms = norms
+        return self._norms
+
+    def metadatas(self) -> Sequence[Mapping[str, Any] | None]:
+        if self._metadata is None:
+            with self._lazy:
+                if self._metadata is None:
+                    self._metadata = [
+                        None if s is None else orjson.loads(s) for s in self._metadata_json
+                    ]
+        return self._metadata
+
+    def metadata_at(self, row: int) -> Metadata | None:
+        if self._metadata is not None:
+            return copy_metadata(self._metadata[row])
+        text = self._metadata_json[row]
+        return None if text is None else cast(Metadata, orjson.loads(text))
+
+    @property
+    def metaindex(self) -> MetaIndex:
+        if self._metaindex is None:
+            built = MetaIndex.build(self.metadatas())
+            with self._lazy:
+                if self._metaindex is None:
+                    self._metaindex = built
+        assert self._metaindex is not None
+        return self._metaindex
+
+    def sparse_index(self) -> SparseIndex:
+        """The inverted index, loaded on first use; segments written without one (no
+        sparse values, or storage format 1) get it built from the records instead."""
+        with self._lazy:
+            if self._sparse_index is None:
+                try:
+                    self._sparse_index = SparseIndex.load(self.directory / SPARSE_INDEX, self.size)
+                except FileNotFoundError:  # or removed by a compaction since this snapshot
+                    self._sparse_index = SparseIndex.build(self.csr, self.size)
+            return self._sparse_index
+
+    def filter_mask(self, filter: Filter) -> npt.NDArray[np.bool_]:
+        mask = self.metaindex.mask(filter)
+        if mask is None:  # a key the index cannot answer exactly: evaluate row by row
+            return evaluate(filter, self.metadatas())
+        return mask
+
+
+class Segment:
+    """A core plus live flags; a ``RowSource``. Never mutated once readers can see it."""
+
+    __slots__ = ("core", "live")
+
+    def __init__(self, core: SegmentCore, live: npt.NDArray[np.bool_]) -> None:
+        self.core = core
+        self.live = live
+
+    @classmethod
+    def fresh(cls, core: SegmentCore) -> Segment:
+        return cls(core, core.dead_lsn == 0)
+
+    def with_live(self, live: npt.NDArray[np.bool_]) -> Segment:
+        return Segment(self.core, live)
+
+    @property
+    def name(self) -> str:
+        return self.core.name
+
+    @property
+    def ann(self) -> HnswIndex | None:
+        return self.core.ann
+
+    def row_of(self, id: str) -> int | None:
+        row = self.core.row_of(id)
+        return row if row is not None and self.live[row] else None
+
+    def filter_mask(self, filter: Filter) -> npt.NDArray[np.bool_]:
+        return self.core.filter_mask(filter)
 
     def live_rows(self) -> npt.NDArray[np.intp]:
-        return np.flatnonzero(self._live)
+        return np.flatnonzero(self.live)
+
+    @property
+    def live_count(self) -> int:
+        return int(np.count_nonzero(self.live))
 
     # -- RowSource ------------------------------------------------------------
 
     @property
     def size(self) -> int:
-        return self.entry.rows
-
-    @property
-    def live(self) -> npt.NDArray[np.bool_]:
-        return self._live
+        return self.core.size
 
     def id_at(self, row: int) -> str:
-        return self.ids[row]
+        return self.core.ids[row]
 
     def vectors(self) -> npt.NDArray[np.float32] | None:
-        return self._vectors
+        return self.core.vectors
 
     def norms(self) -> npt.NDArray[np.float32]:
-        if self._norms is None:
-            assert self._vectors is not None
-            self._norms = np.sqrt(np.einsum("ij,ij->i", self._vectors, self._vectors))
-        return self._norms
+        return self.core.norms()
 
     def metadatas(self) -> Sequence[Mapping[str, Any] | None]:
-        # Parsed on first use: opening a namespace only needs the ids.
-        if self._metadata is None:
-            self._metadata = [None if s is None else orjson.loads(s) for s in self._metadata_json]
-            self._metadata_json = []
-        return self._metadata
+        return self.core.metadatas()
 
     def csr(self) -> Csr:
-        return self._csr
+        return self.core.csr
+
+    def sparse_index(self) -> SparseIndex:
+        return self.core.sparse_index()
 
     def values_at(self, row: int) -> npt.NDArray[np.float32] | None:
-        return None if self._vectors is None else np.array(self._vectors[row], dtype=np.float32)
+        vectors = self.core.vectors
+        return None if vectors is None else np.array(vectors[row], dtype=np.float32)
 
     def sparse_at(self, row: int) -> SparseVector | None:
-        if not self._has_sparse[row]:
+        core = self.core
+        if not core.has_sparse[row]:
             return None
-        lo, hi = self._csr.indptr[row], self._csr.indptr[row + 1]
+        lo, hi = core.csr.indptr[row], core.csr.indptr[row + 1]
         return SparseVector(
-            indices=self._csr.indices[lo:hi].copy(), values=self._csr.values[lo:hi].copy()
+            indices=core.csr.indices[lo:hi].copy(), values=core.csr.values[lo:hi].copy()
         )
 
     def metadata_at(self, row: int) -> Metadata | None:
-        return copy_metadata(self.metadatas()[row])
+        return self.core.metadata_at(row)

@@ -14,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from spruce.engine.fsutil import fsync_dir, remove_tree, temp_name, write_synced
 from spruce.engine.namespace import Metric, Namespace
+from spruce.engine.options import EngineOptions
 from spruce.engine.recovery import Layout
 from spruce.errors import Corruption, InvalidArgument
 
@@ -83,12 +85,19 @@ class IndexStore:
     """All namespaces of one index under ``root/<encoded-namespace>/``, opened lazily, cached."""
 
     def __init__(
-        self, root: Path, *, dimension: int | None, metric: Metric, flush_rows: int = 20_000
+        self,
+        root: Path,
+        *,
+        dimension: int | None,
+        metric: Metric,
+        flush_rows: int = 20_000,
+        options: EngineOptions | None = None,
     ) -> None:
         self.root = root
         self.dimension = dimension
         self.metric: Metric = metric
         self.flush_rows = flush_rows
+        self.options = options
         self._lock = threading.Lock()
         self._open: dict[str, Namespace] = {}
         if not root.is_dir():
@@ -117,7 +126,11 @@ class IndexStore:
                 if stored != namespace:
                     raise Corruption(f"{path}: holds namespace {stored!r}, not {namespace!r}")
             ns = Namespace.open(
-                path, dimension=self.dimension, metric=self.metric, flush_rows=self.flush_rows
+                path,
+                dimension=self.dimension,
+                metric=self.metric,
+                flush_rows=self.flush_rows,
+                options=self.options,
             )
             self._open[namespace] = ns
             return ns
@@ -165,6 +178,56 @@ class IndexStore:
             fsync_dir(self.root)
             remove_tree(trash)
             return True
+
+    def adopt(
+        self, built: Mapping[str, Path], *, replace_if_empty: Collection[str] = ()
+    ) -> str | None:
+        """Publish namespace directories built elsewhere (``engine.bulk``), all or none.
+
+        Returns the name of a namespace that already exists, having moved nothing, or
+        None once every directory is renamed into place. A namespace in
+        ``replace_if_empty`` that exists but holds no records is replaced rather than
+        counted as existing. Each built directory must be on this index's filesystem.
+        Holding the store lock keeps concurrent creates out until all are in place.
+        """
+        trash: list[Path] = []
+        with self._lock:
+            replace: list[str] = []
+            for name in built:
+                if not self._dir(name).is_dir():
+                    continue
+                if name not in replace_if_empty or self._count_locked(name) != 0:
+                    return name
+                replace.append(name)
+            for name in replace:
+                ns = self._open.pop(name, None)
+                if ns is not None:
+                    ns.close()
+                trash.append(self.root / temp_name("trash"))
+                os.rename(self._dir(name), trash[-1])
+            for name, source in built.items():
+                target = self._dir(name)
+                if target.name.startswith(_HASHED_PREFIX):
+                    write_synced(source / NAME_FILE, name.encode("utf-8"))
+                    fsync_dir(source)
+                os.rename(source, target)
+            fsync_dir(self.root)
+        for path in trash:
+            remove_tree(path)
+        return None
+
+    def _count_locked(self, name: str) -> int:
+        ns = self._open.get(name)
+        if ns is not None and not ns.failed:
+            return ns.count()
+        path = self._dir(name)
+        ns = Namespace.open(
+            path, dimension=self.dimension, metric=self.metric, options=self.options
+        )
+        try:
+            return ns.count()
+        finally:
+            ns.close()
 
     def close(self) -> None:
         with self._lock:

@@ -6,16 +6,38 @@ from dataclasses import dataclass
 
 from spruce.service.auth import Auth
 from spruce.service.control_plane import ControlPlane, IndexRequest
-from spruce.service.data_plane import DataPlane, ListPage, NamespaceInfo, QueryResult, Stats
+from spruce.service.data_plane import (
+    DataPlane,
+    ListPage,
+    NamespaceInfo,
+    NamespacePage,
+    QueryResult,
+    Stats,
+)
+from spruce.service.dedicated import DedicatedDataPlane
+from spruce.service.imports import Imports
+from spruce.service.inference import Inference
+from spruce.service.integrated import IntegratedIndexes
+from spruce.service.read_capacity import CapacitySettings
+from spruce.service.read_nodes import ReadNodes
+from spruce.service.text_records import TextRecords
 
 __all__ = [
     "Auth",
+    "CapacitySettings",
     "ControlPlane",
     "DataPlane",
+    "DedicatedDataPlane",
+    "Imports",
     "IndexRequest",
+    "Inference",
+    "IntegratedIndexes",
+    "TextRecords",
     "ListPage",
     "NamespaceInfo",
+    "NamespacePage",
     "QueryResult",
+    "ReadNodes",
     "Services",
     "Stats",
 ]
@@ -29,3 +51,11 @@ class Services:
     control: ControlPlane
     data: DataPlane
     public_base: str
+    #: Integrated embedding and inference (``spruce.embeddings``); None: not served.
+    inference: Inference | None = None
+    integrated: IntegratedIndexes | None = None
+    text_records: TextRecords | None = None
+    #: Bulk import jobs and storage integrations (``spruce.imports``).
+    imports: Imports | None = None
+    #: Dedicated read nodes: replicas, shards, states (``service/read_nodes.py``).
+    nodes: ReadNodes | None = None

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spruce.catalog import Catalog, IndexRow
-from spruce.errors import InvalidArgument, NotFound, PermissionDenied
+from spruce.errors import InvalidArgument, NotFound, PermissionDenied, SpruceError
 from spruce.service.data_plane import DataPlane
+from spruce.service.endpoints import Endpoints
 from spruce.service.limits import MAX_DIMENSION, MAX_INDEX_NAME
+from spruce.service.read_nodes import ReadNodes
 
 __all__ = ["ControlPlane", "IndexRequest"]
 
@@ -79,9 +81,21 @@ def check_protection(value: object) -> str:
 
 
 class ControlPlane:
-    def __init__(self, catalog: Catalog, data: DataPlane) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        data: DataPlane,
+        endpoints: Endpoints | None = None,
+        nodes: ReadNodes | None = None,
+    ) -> None:
         self._catalog = catalog
         self._data = data
+        self._endpoints = endpoints
+        #: Dedicated read nodes (service/read_nodes.py); None: read_capacity is stored only.
+        self._nodes = nodes
+
+    def _shown(self, row: IndexRow) -> IndexRow:
+        return row if self._nodes is None else self._nodes.decorate(row)
 
     def create(self, project_id: str, req: IndexRequest) -> IndexRow:
         name = check_name(req.name)
@@ -117,13 +131,22 @@ class ControlPlane:
             "tags": check_tags(req.tags),
             "cloud": req.cloud,
             "region": req.region,
-            "read_capacity": req.read_capacity or {"mode": "OnDemand"},
+            "read_capacity": req.read_capacity or {"mode": "OnDemand"}
+            if self._nodes is None
+            else self._nodes.validate_create(project_id, req.read_capacity),
             **req.extra,
         }
         row = self._catalog.create_index(project_id, name, spec)
+        try:
+            row = self._open_endpoint(row)
+        except SpruceError:
+            self._catalog.delete_index(row)
+            raise
         # Storage is made off the request path: the index answers Initializing until then.
         threading.Thread(target=self._initialize, args=(row,), daemon=True).start()
-        return row
+        if self._nodes is not None:
+            self._nodes.created(row)
+        return self._shown(row)
 
     def _initialize(self, row: IndexRow) -> None:
         self._data.create_storage(row)
@@ -134,17 +157,27 @@ class ControlPlane:
         if current.uid == row.uid:
             self._catalog.update_index(current, state="Ready")
 
+    def _open_endpoint(self, row: IndexRow) -> IndexRow:
+        """Give the index its own port, kept in its spec (and across restarts while free)."""
+        if self._endpoints is None:
+            return row
+        port = self._endpoints.open(row)
+        if row.spec.get("port") != port:
+            row = self._catalog.update_index(row, spec={**row.spec, "port": port})
+        return row
+
     def recover(self) -> None:
-        """Finish initializations cut short by a restart."""
+        """Re-open index ports; finish initializations cut short by a restart."""
         for row in self._catalog.list_indexes():
+            row = self._open_endpoint(row)
             if row.state == "Initializing":
                 self._initialize(row)
 
     def describe(self, project_id: str, name: str) -> IndexRow:
-        return self._catalog.get_index(project_id, name)
+        return self._shown(self._catalog.get_index(project_id, name))
 
     def list(self, project_id: str) -> list[IndexRow]:
-        return self._catalog.list_indexes(project_id)
+        return [self._shown(r) for r in self._catalog.list_indexes(project_id)]
 
     def configure(
         self,
@@ -154,16 +187,24 @@ class ControlPlane:
         deletion_protection: object = None,
         tags: object = None,
         read_capacity: dict[str, Any] | None = None,
+        embed: dict[str, Any] | None = None,
     ) -> IndexRow:
+        """``embed`` is an integrated-embedding config already validated by
+        ``service.integrated``."""
         row = self._catalog.get_index(project_id, name)
         spec = dict(row.spec)
+        if embed is not None:
+            spec["embed"] = embed
         if deletion_protection is not None:
             spec["deletion_protection"] = check_protection(deletion_protection)
         if tags is not None:
             spec["tags"] = check_tags(tags, spec.get("tags"))
+        if read_capacity is not None and self._nodes is not None:
+            row = self._nodes.configure(row, spec, read_capacity, self._catalog.update_index)
+            return self._shown(row)
         if read_capacity is not None:
             spec["read_capacity"] = read_capacity
-        return self._catalog.update_index(row, spec=spec)
+        return self._shown(self._catalog.update_index(row, spec=spec))
 
     def delete(self, project_id: str, name: str) -> None:
         row = self._catalog.get_index(project_id, name)
@@ -173,8 +214,15 @@ class ControlPlane:
                 "before retrying."
             )
         self._catalog.delete_index(row)
+        if self._endpoints is not None:
+            self._endpoints.close(row)
+        if self._nodes is not None:
+            self._nodes.dropped(row)  # replicas stop before their files go
         self._data.drop_storage(row)
 
     def resolve(self, project_id: str, name: str) -> IndexRow:
-        """The index a data-plane call addresses."""
-        return self._catalog.get_index(project_id, name)
+        """The index a data-plane call addresses (refused while it is paused)."""
+        row = self._catalog.get_index(project_id, name)
+        if self._nodes is not None:
+            self._nodes.check_serving(row)
+        return row

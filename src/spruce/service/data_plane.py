@@ -30,15 +30,17 @@ from spruce.service.limits import (
     MAX_UPSERT_BATCH,
 )
 from spruce.service.records import (
+    SPARSE_NOT_SUPPORTED,
     check_dense,
     check_id,
     check_metadata,
     check_record,
     check_sparse,
+    sparse_queries_allowed,
 )
 from spruce.types import Match, Record
 
-__all__ = ["DataPlane", "ListPage", "NamespaceInfo", "QueryResult", "Stats"]
+__all__ = ["DataPlane", "ListPage", "NamespaceInfo", "NamespacePage", "QueryResult", "Stats"]
 
 _GB = 1024**3
 
@@ -66,11 +68,22 @@ class NamespaceInfo:
 
 
 @dataclass
+class NamespacePage:
+    namespaces: list[NamespaceInfo]
+    next_token: str | None
+    total: int
+
+
+@dataclass
 class Stats:
     dimension: int | None
     metric: str
     vector_type: str
     namespaces: dict[str, int] = field(default_factory=dict)
+    #: Dedicated read nodes only (service/dedicated.py): the fullest shard, 0 to 1.
+    index_fullness: float = 0.0
+    memory_fullness: float | None = None
+    storage_fullness: float | None = None
 
     @property
     def total(self) -> int:
@@ -239,6 +252,9 @@ class DataPlane:
                 raise InvalidArgument("Dense vectors are not supported for sparse indexes")
             dense = check_dense(vector, index.dimension, what="Query vector")
         sparse = check_sparse(sparse_vector) if sparse_vector is not None else None
+        hybrid = sparse_queries_allowed(index.vector_type, index.metric)
+        if sparse is not None and not hybrid:
+            raise InvalidArgument(SPARSE_NOT_SUPPORTED)
         ns = self._namespace(index, namespace, create=False)
         if ns is None:
             return QueryResult([], namespace, 1, 0)
@@ -246,7 +262,8 @@ class DataPlane:
             record = ns.fetch([check_id(id)]).get(cast(str, id))
             if record is None:
                 return QueryResult([], namespace, 1, ns.lsn)
-            dense, sparse = record.values, record.sparse
+            # A cosine/euclidean index may store sparse values but cannot score them.
+            dense, sparse = record.values, record.sparse if hybrid else None
         if dense is None and sparse is None:
             raise InvalidArgument("Query vector must not be empty")
         matches = ns.query(
@@ -306,6 +323,20 @@ class DataPlane:
                 if ns is not None:
                     found.append(NamespaceInfo(name, ns.count()))
         return found
+
+    def namespaces_page(
+        self, index: IndexRow, *, prefix: str = "", limit: int = 100, token: str | None = None
+    ) -> NamespacePage:
+        """One page of namespaces in name order; the token is the last name returned."""
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise InvalidArgument(f"Invalid limit {limit}: must be between 1 and {MAX_LIST_LIMIT}")
+        found = sorted(self.namespaces(index, prefix=prefix), key=lambda ns: ns.name)
+        start = 0
+        if token:
+            start = next((i for i, ns in enumerate(found) if ns.name > token), len(found))
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return NamespacePage(page, page[-1].name if more else None, len(found))
 
     def describe_namespace(self, index: IndexRow, namespace: str) -> NamespaceInfo:
         ns = self._namespace(index, namespace, create=False)

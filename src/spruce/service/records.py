@@ -14,13 +14,27 @@ from spruce.service.limits import MAX_ID_LENGTH, MAX_METADATA_BYTES, MAX_SPARSE_
 from spruce.types import DEFAULT_NAMESPACE, Metadata, Record, SparseVector, Vector
 
 __all__ = [
+    "SPARSE_NOT_SUPPORTED",
     "check_dense",
     "check_id",
     "check_metadata",
     "check_sparse",
     "check_record",
     "namespace_name",
+    "sparse_queries_allowed",
 ]
+
+#: Pinecone's message (400) for sparse query values on a dense index whose metric
+#: is not dotproduct; upserting, updating and fetching them there still succeed.
+SPARSE_NOT_SUPPORTED = (
+    "Index configuration does not support sparse values - only indexes that are sparse "
+    "or using dotproduct are supported"
+)
+
+
+def sparse_queries_allowed(vector_type: str, metric: str) -> bool:
+    """Sparse indexes, and dense ones scored by dot product (hybrid = dense + sparse)."""
+    return vector_type == "sparse" or metric == "dotproduct"
 
 
 def namespace_name(raw: object) -> str:
@@ -56,8 +70,9 @@ def check_dense(raw: object, dimension: int | None, *, what: str = "Vector") -> 
     if dimension is None:
         raise InvalidArgument("Upserting dense vectors is not supported for sparse indexes")
     if values.shape[0] != dimension:
+        # Pinecone: "Vector dimension ..." for records, "Query vector dimension ..." in queries.
         raise InvalidArgument(
-            f"Vector dimension {values.shape[0]} does not match the dimension of the index "
+            f"{what} dimension {values.shape[0]} does not match the dimension of the index "
             f"{dimension}"
         )
     if not np.isfinite(values).all():
@@ -152,7 +167,11 @@ def check_record(raw: object, dimension: int | None, vector_type: str) -> Record
             raise InvalidArgument(f"Sparse vector {record_id!r} must have sparse values")
     else:
         if values_raw is None or (isinstance(values_raw, list) and not values_raw):
-            raise InvalidArgument(f"Vector {record_id!r} is missing dense values")
+            # A sparse-only record in a dense index is refused as Pinecone does: as a
+            # dense vector of dimension 0 (hybrid records carry both).
+            raise InvalidArgument(
+                f"Vector dimension 0 does not match the dimension of the index {dimension}"
+            )
         values = check_dense(values_raw, dimension)
     sparse = check_sparse(sparse_raw) if sparse_raw is not None else None
     if sparse is not None and vector_type == "sparse" and len(sparse.indices) == 0:

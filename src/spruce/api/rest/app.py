@@ -3,13 +3,15 @@ under ``/data/{project}/{index}`` (the ``host`` that describe_index returns)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Mount
 
-from spruce.api.rest import indexes, vectors
+from spruce.api.rest import admin, imports, indexes, inference, read_capacity, records, vectors
 from spruce.api.rest.errors import error_response
 from spruce.errors import InvalidArgument, NotFound, SpruceError
 from spruce.service import Services
@@ -37,9 +39,22 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     return error_response(mapped, data_plane=_is_data_plane(request))
 
 
-def build_app(services: Services) -> Starlette:
+def build_app(services: Services, *, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """``extra_routes``: other edges served on the same port (the console), wired by
+    ``spruce.server`` so that this package never imports them."""
     app = Starlette(
-        routes=[*indexes.routes, Mount("/data/{project}/{index}", routes=vectors.routes)],
+        routes=[
+            *indexes.routes,
+            *read_capacity.routes,
+            *admin.routes,
+            *inference.routes,
+            *imports.control_routes,
+            Mount(
+                "/data/{project}/{index}",
+                routes=[*vectors.routes, *records.routes, *imports.routes],
+            ),
+            *extra_routes,
+        ],
         exception_handlers={
             SpruceError: _on_error,
             HTTPException: _on_http,

@@ -28,8 +28,13 @@ async def create_index(request: Request) -> Response:
 
 
 async def create_for_model(request: Request) -> Response:
-    project(request)
-    raise Unimplemented("Indexes with integrated embedding are not supported by this server yet")
+    svc = services(request)
+    owner = project(request)
+    body = await json_body(request)
+    if svc.integrated is None:
+        raise Unimplemented("Indexes with integrated embedding are not enabled on this server")
+    row = await offload(svc.integrated.create_for_model, owner, body)
+    return json_response(index_json(row, svc.public_base), status=201)
 
 
 async def describe_index(request: Request) -> Response:
@@ -42,10 +47,20 @@ async def configure_index(request: Request) -> Response:
     svc = services(request)
     owner = project(request)
     body = await json_body(request)
+    embed = None
+    if svc.integrated is not None and (body.get("embed") or body.get("schema")) is not None:
+        embed = await offload(
+            svc.integrated.configure,
+            owner,
+            request.path_params["name"],
+            embed=body.get("embed"),
+            schema=body.get("schema"),
+        )
     row = await offload(
         svc.control.configure,
         owner,
         request.path_params["name"],
+        embed=embed,
         deletion_protection=body.get("deletion_protection"),
         tags=body.get("tags"),
         read_capacity=body.get("read_capacity")

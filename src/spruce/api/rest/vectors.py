@@ -150,35 +150,41 @@ async def describe_index_stats(request: Request) -> Response:
     stats = await offload(services(request).data.stats, index, body.get("filter"))
     out: dict[str, Any] = {
         "namespaces": {name: {"vectorCount": n} for name, n in stats.namespaces.items()},
-        "indexFullness": 0.0,
+        "indexFullness": stats.index_fullness,
         "totalVectorCount": stats.total,
         "metric": stats.metric,
         "vectorType": stats.vector_type,
     }
     if stats.dimension is not None:
         out["dimension"] = stats.dimension
+    if stats.storage_fullness is not None:  # dedicated read nodes (docs/READ_CAPACITY.md)
+        out["memoryFullness"] = stats.memory_fullness
+        out["storageFullness"] = stats.storage_fullness
     return json_response(out)
 
 
 async def list_namespaces(request: Request) -> Response:
     index = await _index(request)
     params = request.query_params
-    found = await offload(services(request).data.namespaces, index, prefix=params.get("prefix", ""))
     try:
         limit = int(params.get("limit", "100"))
     except ValueError:
         raise InvalidArgument("limit must be an integer") from None
-    token = params.get("paginationToken")
-    start = 0
-    if token:
-        start = next((i for i, ns in enumerate(found) if ns.name > token), len(found))
-    page = found[start : start + limit]
+    page = await offload(
+        services(request).data.namespaces_page,
+        index,
+        prefix=params.get("prefix", ""),
+        limit=limit,
+        token=params.get("paginationToken"),
+    )
     body: dict[str, Any] = {
-        "namespaces": [{"name": ns.name, "record_count": ns.record_count} for ns in page],
-        "total_count": len(found),
+        "namespaces": [
+            {"name": ns.name, "record_count": ns.record_count} for ns in page.namespaces
+        ],
+        "total_count": page.total,
     }
-    if start + limit < len(found):
-        body["pagination"] = {"next": page[-1].name}
+    if page.next_token:
+        body["pagination"] = {"next": page.next_token}
     return json_response(body)
 
 

@@ -10,19 +10,26 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from spruce.api.rest.embed_wire import embed_json, semantic_text_fields
 from spruce.catalog import IndexRow
 from spruce.errors import InvalidArgument
 from spruce.service import IndexRequest
+from spruce.service.records import SPARSE_NOT_SUPPORTED
 from spruce.types import Match, Record
 
 __all__ = ["index_json", "index_request", "match_json", "record_json", "data_host"]
 
 _DENSE_FIELD = "_values"
 _SPARSE_FIELD = "_sparse_values"
+_HYBRID = "sparse_field"  # spec key: the schema declared both vector fields
 
 
 def data_host(base: str, row: IndexRow) -> str:
-    """Index hosts are path prefixes on this server; the SDK keeps the path."""
+    """Index hosts are path prefixes (the REST SDK keeps the path) on the index's own
+    port when it has one: the gRPC client keeps only host:port (docs/GRPC.md)."""
+    port = row.spec.get("port")
+    if port:
+        base = f"{base.rsplit(':', 1)[0]}:{port}"
     return f"{base}/data/{quote(row.project_id, safe='')}/{quote(row.name, safe='')}"
 
 
@@ -38,6 +45,12 @@ def index_json(row: IndexRow, base: str) -> dict[str, Any]:
                 "metric": row.metric,
             }
         }
+    if spec.get(_HYBRID):
+        fields[_SPARSE_FIELD] = {"type": "sparse_vector"}
+    embed = spec.get("embed")
+    if embed:
+        # An integrated index shows its text field, as Pinecone's 2026-07 describe does.
+        fields = semantic_text_fields(embed)
     read_capacity = dict(spec.get("read_capacity") or {"mode": "OnDemand"})
     read_capacity.setdefault("status", {"state": "Ready"})
     ready = row.state != "Initializing"
@@ -59,6 +72,7 @@ def index_json(row: IndexRow, base: str) -> dict[str, Any]:
         "dimension": row.dimension,
         "metric": row.metric,
         "vector_type": row.vector_type,
+        **({"embed": embed_json(embed)} if embed else {}),
         "spec": {
             "serverless": {
                 "cloud": spec.get("cloud", "aws"),
@@ -88,9 +102,7 @@ def index_request(body: dict[str, Any]) -> IndexRequest:
                 f"Unsupported schema fields {unknown}: this server supports the vector fields "
                 f"{_DENSE_FIELD!r} and {_SPARSE_FIELD!r}"
             )
-        if dense is not None and sparse is not None:
-            raise InvalidArgument("An index has either a dense or a sparse vector field")
-        if sparse is not None:
+        if sparse is not None and dense is None:
             req.vector_type = "sparse"
             req.metric = "dotproduct"
         else:
@@ -98,6 +110,11 @@ def index_request(body: dict[str, Any]) -> IndexRequest:
                 raise InvalidArgument(f"schema field {_DENSE_FIELD!r} must be a dense_vector")
             req.dimension = dense.get("dimension")
             req.metric = dense.get("metric")
+            if sparse is not None:
+                # Both reserved fields: a hybrid index, dense + sparse scored by dot product.
+                if str(req.metric).lower() != "dotproduct":
+                    raise InvalidArgument(SPARSE_NOT_SUPPORTED)
+                req.extra[_HYBRID] = True
         deployment = body.get("deployment") or {}
         if deployment.get("deployment_type", "managed") != "managed":
             raise InvalidArgument("Only managed (serverless) deployments are supported")

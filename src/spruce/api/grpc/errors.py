@@ -1,0 +1,44 @@
+"""The only place SpruceErrors become gRPC status codes.
+
+The codes agree with the ``code`` that REST's data plane puts in its error body
+(``api/rest/errors.py``), so a client sees the same code on either protocol.
+The SDK turns NOT_FOUND, INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED and
+ALREADY_EXISTS into the same exception classes as the matching HTTP statuses.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from spruce import errors
+
+__all__ = ["GRPC_STATUS", "status_for"]
+
+log = logging.getLogger(__name__)
+
+GRPC_STATUS: dict[type[errors.SpruceError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    # The SDK retries RESOURCE_EXHAUSTED with backoff, as it should for quotas.
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    # Not RESOURCE_EXHAUSTED: retrying an oversized request cannot succeed.
+    errors.PayloadTooLarge: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
+    errors.Corruption: grpc.StatusCode.INTERNAL,
+    errors.Internal: grpc.StatusCode.INTERNAL,
+}
+
+
+def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status and message a failed call answers with; unknown errors are logged."""
+    if not isinstance(exc, errors.SpruceError):
+        log.error("unhandled error in a gRPC call", exc_info=exc)
+        exc = errors.Internal("Internal server error")
+    return GRPC_STATUS[type(exc)], exc.message

@@ -1,0 +1,1 @@
+"""Generated from db_data_2025_10.proto by `make proto`; do not edit."""
