@@ -43,7 +43,9 @@ def dataset(name: str, queries: int) -> data.Dataset:
     raise SystemExit(f"unknown dataset {name}")
 
 
-def _latencies(system: System, ds: data.Dataset, queries: np.ndarray, sel: float) -> tuple[list[list[int]], list[float]]:
+def _latencies(
+    system: System, ds: data.Dataset, queries: np.ndarray, sel: float
+) -> tuple[list[list[int]], list[float]]:
     found, lat = [], []
     for q in queries:
         t = time.perf_counter()
@@ -68,6 +70,7 @@ def _concurrent(system: System, queries: np.ndarray, clients: int, seconds: floa
                 system.search(q, K, 1.0)
             done[i] += 1
             j += clients
+
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
     t = time.perf_counter()
     for th in threads:
@@ -103,14 +106,23 @@ def worker(name: str, ds_name: str, queries: int, filtered_queries: int, out: Pa
     base_rss = _rss_mb(None)
     path = workdir(name)
     system = SYSTEMS[name](ds, path)
-    result: dict[str, Any] = {"system": name, "dataset": ds.name, "rows": len(ds.ids),
-                              "dim": int(ds.vectors.shape[1]), "queries": len(ds.queries),
-                              "load_avg_start": os.getloadavg()[0]}
+    result: dict[str, Any] = {
+        "system": name,
+        "dataset": ds.name,
+        "rows": len(ds.ids),
+        "dim": int(ds.vectors.shape[1]),
+        "queries": len(ds.queries),
+        "load_avg_start": os.getloadavg()[0],
+    }
     try:
         ingest_s = system.ingest()
         build_s = system.wait_built()
-        result.update(ingest_s=round(ingest_s, 2), ingest_per_s=round(len(ds.ids) / ingest_s),
-                      build_s=round(build_s, 2), total_load_s=round(ingest_s + build_s, 2))
+        result.update(
+            ingest_s=round(ingest_s, 2),
+            ingest_per_s=round(len(ds.ids) / ingest_s),
+            build_s=round(build_s, 2),
+            total_load_s=round(ingest_s + build_s, 2),
+        )
         warm = ds.queries[: min(50, len(ds.queries))]
         for q in warm:
             system.search(q, K, 1.0)
@@ -135,9 +147,12 @@ def worker(name: str, ds_name: str, queries: int, filtered_queries: int, out: Pa
             found, lat = _latencies(system, ds, fq, sel)
             result["filtered"][str(sel)] = _summary(found, lat, truth[sel][: len(fq)])
         pid = system.server_pid()
-        result["rss_mb"] = _rss_mb(pid) if pid else round(_rss_mb(None) - base_rss, 1)
-        result["rss_note"] = "server process tree" if pid else "worker growth after loading the dataset"
-        result["disk_mb"] = round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)
+        result["rss_mb"] = _rss_mb(pid) if pid else _rss_mb(None)
+        result["rss_base_mb"] = base_rss  # the worker with the dataset loaded, before the system
+        result["rss_note"] = "server process tree" if pid else "whole worker process"
+        result["disk_mb"] = round(
+            sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1
+        )
     except Exception as exc:  # record the failure; the report shows it
         import traceback
 
@@ -173,9 +188,23 @@ def main() -> None:
     for name in names:
         out = RESULTS / f"{args.dataset}-{name}.json"
         print(f"== {name}", flush=True)
-        subprocess.run([sys.executable, __file__, "--worker", name, "--dataset", args.dataset,
-                        "--queries", str(args.queries), "--filtered-queries", str(args.filtered_queries),
-                        "--out", str(out)], check=False)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                name,
+                "--dataset",
+                args.dataset,
+                "--queries",
+                str(args.queries),
+                "--filtered-queries",
+                str(args.filtered_queries),
+                "--out",
+                str(out),
+            ],
+            check=False,
+        )
 
 
 if __name__ == "__main__":

@@ -122,6 +122,7 @@ class SpruceInProcess(System):
     """The engine's Namespace API directly (what the server calls)."""
 
     name = "spruce-inproc"
+    storage = "f32"
     knobs = [32, 48, 64, 96, 128, 192, 256]
 
     def ingest(self) -> float:
@@ -130,14 +131,27 @@ class SpruceInProcess(System):
         from spruce.types import Record
 
         self.opts = EngineOptions()
-        self.ns = Namespace.open(self.workdir / "ns", dimension=self.ds.vectors.shape[1], metric="cosine", options=self.opts)
+        if self.storage != "f32":
+            import dataclasses
+
+            hnsw = dataclasses.replace(self.opts.hnsw, storage=self.storage)
+            self.opts = dataclasses.replace(self.opts, hnsw=hnsw)
+        self.ns = Namespace.open(
+            self.workdir / "ns",
+            dimension=self.ds.vectors.shape[1],
+            metric="cosine",
+            options=self.opts,
+        )
         self.index = {id: i for i, id in enumerate(self.ds.ids)}
         t = time.perf_counter()
         for lo in range(0, len(self.ds.ids), BATCH):
             hi = min(lo + BATCH, len(self.ds.ids))
             vectors = np.ascontiguousarray(self.ds.vectors[lo:hi])
             self.ns.upsert(
-                [Record(self.ds.ids[i], vectors[i - lo], None, self.ds.metadata(i)) for i in range(lo, hi)]
+                [
+                    Record(self.ds.ids[i], vectors[i - lo], None, self.ds.metadata(i))
+                    for i in range(lo, hi)
+                ]
             )
         return time.perf_counter() - t
 
@@ -151,7 +165,9 @@ class SpruceInProcess(System):
 
         f = self._filters.get(selectivity) if hasattr(self, "_filters") else None
         if not hasattr(self, "_filters"):
-            self._filters = {s: parse_filter(self.ds.filter_for(s)) for s in (0.001, 0.01, 0.1, 0.5, 1.0)}
+            self._filters = {
+                s: parse_filter(self.ds.filter_for(s)) for s in (0.001, 0.01, 0.1, 0.5, 1.0)
+            }
             f = self._filters[selectivity]
         return [self.index[m.id] for m in self.ns.query(q, top_k=k, filter=f)]
 
@@ -165,6 +181,13 @@ class SpruceInProcess(System):
 
     def close(self) -> None:
         self.ns.close()
+
+
+class SpruceInProcessSq8(SpruceInProcess):
+    """The same with 8-bit graph storage (SPRUCE_VECTOR_STORAGE=sq8), re-ranked exactly."""
+
+    name = "spruce-inproc-sq8"
+    storage = "sq8"
 
 
 def _free_port() -> int:
@@ -184,9 +207,21 @@ class SpruceServer(System):
         env = dict(os.environ, SPRUCE_HNSW_EF_SEARCH=str(ef), SPRUCE_COMPACT_IDLE_S="5")
         self.port = _free_port()
         self.proc = subprocess.Popen(
-            [str(SERVER_PY), "-m", "spruce.cli", "serve", "--data-dir", str(self.workdir / "data"),
-             "--port", str(self.port), "--api-key", "bench-key"],
-            env=env, stdout=subprocess.DEVNULL, stderr=open(self.workdir / "server.log", "ab"),
+            [
+                str(SERVER_PY),
+                "-m",
+                "spruce.cli",
+                "serve",
+                "--data-dir",
+                str(self.workdir / "data"),
+                "--port",
+                str(self.port),
+                "--api-key",
+                "bench-key",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.workdir / "server.log", "ab"),
         )
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -207,8 +242,12 @@ class SpruceServer(System):
         from pinecone import ServerlessSpec
 
         self._start(self.knob)
-        self.pc.create_index(name="bench", dimension=self.ds.vectors.shape[1], metric="cosine",
-                             spec=ServerlessSpec(cloud="aws", region="us-east-1"))
+        self.pc.create_index(
+            name="bench",
+            dimension=self.ds.vectors.shape[1],
+            metric="cosine",
+            spec=ServerlessSpec(cloud="aws", region="us-east-1"),
+        )
         self.host = self.pc.describe_index("bench").host
         self.idx = self.pc.Index(host=self.host)
         from concurrent.futures import ThreadPoolExecutor
@@ -216,7 +255,12 @@ class SpruceServer(System):
         def send(lo: int) -> None:
             hi = min(lo + 200, len(self.ds.ids))
             vecs = self.ds.vectors[lo:hi].tolist()
-            self.idx.upsert(vectors=[{"id": self.ds.ids[i], "values": vecs[i - lo], "metadata": self.ds.metadata(i)} for i in range(lo, hi)])
+            self.idx.upsert(
+                vectors=[
+                    {"id": self.ds.ids[i], "values": vecs[i - lo], "metadata": self.ds.metadata(i)}
+                    for i in range(lo, hi)
+                ]
+            )
 
         t = time.perf_counter()
         # Pinecone caps a request at 2 MB: 200 x 384-d vectors as JSON. Four client
@@ -239,7 +283,8 @@ class SpruceServer(System):
                 doc = _json.loads(m.read_bytes())
                 segs = doc["segments"]
                 rows = sum(s["rows"] for s in segs)
-                if len(segs) == 1 and segs[0].get("ann") and rows >= len(self.ds.ids):
+                small = rows < int(os.environ.get("SPRUCE_HNSW_MIN_ROWS", 50_000))
+                if len(segs) == 1 and (segs[0].get("ann") or small) and rows >= len(self.ds.ids):
                     done = True
             if done:
                 return time.perf_counter() - t
@@ -254,10 +299,14 @@ class SpruceServer(System):
             self.idx.describe_index_stats()
 
     def client(self) -> Any:
-        return self.pc.Index(host=self.host)
+        return self.pc.Index(host=self.host)  # one SDK client per concurrent thread
 
-    def search(self, q: npt.NDArray[np.float32], k: int, selectivity: float, idx: Any = None) -> list[int]:
-        res = (idx or self.idx).query(vector=q.tolist(), top_k=k, filter=self.ds.filter_for(selectivity))
+    def search(
+        self, q: npt.NDArray[np.float32], k: int, selectivity: float, idx: Any = None
+    ) -> list[int]:
+        res = (idx or self.idx).query(
+            vector=q.tolist(), top_k=k, filter=self.ds.filter_for(selectivity)
+        )
         return [self.index[m.id] for m in res.matches]
 
     def server_pid(self) -> int | None:
@@ -274,26 +323,35 @@ class Chroma(System):
     """chromadb PersistentClient (its Rust core in-process), HNSW M16 efC80, cosine."""
 
     name = "chroma"
-    knobs = [32, 48, 64, 96, 128, 192, 256]
+    # A changed ef_search reaches Chroma's cached index only after a reload, so the
+    # collection is created with one setting that reaches the target on this data.
+    knobs = [128]
 
     def ingest(self) -> float:
         import chromadb
 
-        self.client = chromadb.PersistentClient(path=str(self.workdir / "chroma"))
-        self.col = self.client.create_collection(
-            "bench", configuration={"hnsw": {"space": "cosine", "ef_construction": 80, "ef_search": self.knob, "max_neighbors": 16}}
+        self.db = chromadb.PersistentClient(path=str(self.workdir / "chroma"))
+        self.col = self.db.create_collection(
+            "bench",
+            configuration={
+                "hnsw": {
+                    "space": "cosine",
+                    "ef_construction": 80,
+                    "ef_search": self.knob,
+                    "max_neighbors": 16,
+                }
+            },
         )
-        step = min(self.client.get_max_batch_size(), 5000)
+        step = min(self.db.get_max_batch_size(), 5000)
         t = time.perf_counter()
         for lo in range(0, len(self.ds.ids), step):
             hi = min(lo + step, len(self.ds.ids))
-            self.col.add(ids=[str(i) for i in range(lo, hi)], embeddings=np.ascontiguousarray(self.ds.vectors[lo:hi]),
-                         metadatas=[{"bucket": int(self.ds.buckets[i])} for i in range(lo, hi)])
+            self.col.add(
+                ids=[str(i) for i in range(lo, hi)],
+                embeddings=np.ascontiguousarray(self.ds.vectors[lo:hi]),
+                metadatas=[{"bucket": int(self.ds.buckets[i])} for i in range(lo, hi)],
+            )
         return time.perf_counter() - t
-
-    def set_knob(self, knob: int) -> None:
-        self.knob = knob
-        self.col.modify(configuration={"hnsw": {"ef_search": knob}})
 
     def search(self, q: npt.NDArray[np.float32], k: int, selectivity: float) -> list[int]:
         f = self.ds.filter_for(selectivity)
@@ -312,36 +370,55 @@ class MilvusLite(System):
     def ingest(self) -> float:
         from pymilvus import DataType, MilvusClient
 
-        self.client = MilvusClient(str(self.workdir / "milvus.db"))
+        self.mc = MilvusClient(str(self.workdir / "milvus.db"))
         schema = MilvusClient.create_schema(auto_id=False)
         schema.add_field("pk", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.ds.vectors.shape[1])
         schema.add_field("bucket", DataType.INT64)
-        params = self.client.prepare_index_params()
-        params.add_index(field_name="vector", index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 80})
-        self.client.create_collection("bench", schema=schema, index_params=params)
+        params = self.mc.prepare_index_params()
+        params.add_index(
+            field_name="vector",
+            index_type="HNSW",
+            metric_type="COSINE",
+            params={"M": 16, "efConstruction": 80},
+        )
+        self.mc.create_collection("bench", schema=schema, index_params=params)
         t = time.perf_counter()
         for lo in range(0, len(self.ds.ids), 5000):
             hi = min(lo + 5000, len(self.ds.ids))
             vecs = self.ds.vectors[lo:hi].tolist()
-            self.client.insert("bench", [{"pk": i, "vector": vecs[i - lo], "bucket": int(self.ds.buckets[i])} for i in range(lo, hi)])
+            self.mc.insert(
+                "bench",
+                [
+                    {"pk": i, "vector": vecs[i - lo], "bucket": int(self.ds.buckets[i])}
+                    for i in range(lo, hi)
+                ],
+            )
         return time.perf_counter() - t
 
     def wait_built(self) -> float:
         t = time.perf_counter()
-        self.client.flush("bench")
+        self.mc.flush("bench")
         while True:
-            info = self.client.describe_index("bench", "vector")
-            if info.get("pending_index_rows", 0) == 0 and info.get("indexed_rows", 0) >= len(self.ds.ids):
+            info = self.mc.describe_index("bench", "vector")
+            if info.get("pending_index_rows", 0) == 0 and info.get("indexed_rows", 0) >= len(
+                self.ds.ids
+            ):
                 break
             time.sleep(1)
-        self.client.load_collection("bench")
+        self.mc.load_collection("bench")
         return time.perf_counter() - t
 
     def search(self, q: npt.NDArray[np.float32], k: int, selectivity: float) -> list[int]:
         sel = self.ds.filter_for(selectivity)
         expr = "" if sel is None else f"bucket < {sel['bucket']['$lt']}"  # type: ignore[index]
-        r = self.client.search("bench", data=[q.tolist()], limit=k, filter=expr, search_params={"params": {"ef": max(self.knob, k)}})
+        r = self.mc.search(
+            "bench",
+            data=[q.tolist()],
+            limit=k,
+            filter=expr,
+            search_params={"params": {"ef": max(self.knob, k)}},
+        )
         return [int(h["pk"] if "pk" in h else h["id"]) for h in r[0]]
 
     def server_pid(self) -> int | None:
@@ -370,7 +447,13 @@ class LanceDB(System):
         for lo in range(0, len(self.ds.ids), 100_000):
             hi = min(lo + 100_000, len(self.ds.ids))
             flat = pa.array(np.ascontiguousarray(self.ds.vectors[lo:hi]).ravel())
-            batch = pa.table({"rid": np.arange(lo, hi), "vector": pa.FixedSizeListArray.from_arrays(flat, d), "bucket": self.ds.buckets[lo:hi]})
+            batch = pa.table(
+                {
+                    "rid": np.arange(lo, hi),
+                    "vector": pa.FixedSizeListArray.from_arrays(flat, d),
+                    "bucket": self.ds.buckets[lo:hi],
+                }
+            )
             if self.tbl is None:
                 self.tbl = self.db.create_table("bench", batch)
             else:
@@ -380,8 +463,12 @@ class LanceDB(System):
     def wait_built(self) -> float:
         t = time.perf_counter()
         n = len(self.ds.ids)
-        self.tbl.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_HNSW_SQ",
-                              num_partitions=max(1, n // 100_000))
+        self.tbl.create_index(
+            metric="cosine",
+            vector_column_name="vector",
+            index_type="IVF_HNSW_SQ",
+            num_partitions=max(1, n // 100_000),
+        )
         self.tbl.create_scalar_index("bucket")
         return time.perf_counter() - t
 
@@ -393,7 +480,19 @@ class LanceDB(System):
         return [int(r["rid"]) for r in s.to_list()]
 
 
-SYSTEMS = {c.name: c for c in (NumpyExact, FaissHnsw, SpruceInProcess, SpruceServer, Chroma, MilvusLite, LanceDB)}
+SYSTEMS = {
+    c.name: c
+    for c in (
+        NumpyExact,
+        FaissHnsw,
+        SpruceInProcess,
+        SpruceInProcessSq8,
+        SpruceServer,
+        Chroma,
+        MilvusLite,
+        LanceDB,
+    )
+}
 
 
 def workdir(name: str) -> Path:

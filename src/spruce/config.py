@@ -74,6 +74,11 @@ class Settings:
     rc_mode_interval_s: float = float(os.environ.get("SPRUCE_RC_MODE_INTERVAL_S") or 86400)
     rc_scale_interval_s: float = float(os.environ.get("SPRUCE_RC_SCALE_INTERVAL_S") or 3600)
     max_nodes_per_project: int = _env_int("SPRUCE_MAX_NODES_PER_PROJECT", 20)
+    #: s3://bucket/prefix or file:///path: ship dedicated indexes there for read replicas
+    #: on other hosts (uses the s3_endpoint / s3_region above); unset: not shipped.
+    replica_store: str | None = os.environ.get("SPRUCE_REPLICA_STORE") or None
+    #: The secret read replicas require; set it on every host to run replicas elsewhere.
+    replica_token: str | None = os.environ.get("SPRUCE_REPLICA_TOKEN") or None
 
     @property
     def public_base(self) -> str:

@@ -32,6 +32,7 @@ from spruce.service import (
     Services,
     TextRecords,
 )
+from spruce.storage import StoreOptions, open_store
 
 __all__ = ["Server", "build", "serve"]
 
@@ -67,8 +68,15 @@ def build(settings: Settings) -> Server:
     auth = Auth(catalog, dev=settings.dev)
     new_key = auth.bootstrap(settings.api_key)
     # Dedicated read nodes: replica processes, shards, states (docs/READ_CAPACITY.md).
+    store = None
+    if settings.replica_store:
+        options = StoreOptions(settings.s3_endpoint, settings.s3_region)
+        store = open_store(settings.replica_store, options)
     nodes = ReadNodes(
-        catalog, settings.data_dir / "read_capacity", CapacitySettings.from_settings(settings)
+        catalog,
+        settings.data_dir / "read_capacity",
+        CapacitySettings.from_settings(settings),
+        store=store,
     )
     data = DedicatedDataPlane(settings.data_dir, flush_rows=settings.flush_rows, nodes=nodes)
     ports = None

@@ -1,4 +1,5 @@
-"""The real SDK's data-plane calls against a live server, with exact expected results."""
+"""The real SDK's data-plane calls against a live server, with exact expected results,
+over REST and over gRPC (PineconeGRPC) alike."""
 
 from __future__ import annotations
 
@@ -6,25 +7,26 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pinecone import Pinecone
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import LiveServer
+from tests.grpc.helpers import grpc_client
+
+
+@pytest.fixture(params=["rest", "grpc"])
+def pc(server: LiveServer, request: pytest.FixtureRequest) -> Any:
+    """Every scenario runs twice: the REST client and PineconeGRPC, same host."""
+    return client(server) if request.param == "rest" else grpc_client(server)
 
 
 @pytest.fixture
-def pc(server: LiveServer) -> Pinecone:
-    return client(server)
-
-
-@pytest.fixture
-def index(pc: Pinecone) -> Iterator[Any]:
+def index(pc: Any) -> Iterator[Any]:
     name = unique("data")
     idx = make_index(pc, name, dimension=4)
     yield idx
     pc.delete_index(name)
 
 
-def test_multitenancy_guide(pc: Pinecone) -> None:
+def test_multitenancy_guide(pc: Any) -> None:
     """Pinecone's multitenancy guide, verbatim but for the host."""
     if pc.has_index("multitenant-app"):
         pc.delete_index("multitenant-app")
@@ -63,6 +65,8 @@ def test_multitenancy_guide(pc: Pinecone) -> None:
     assert sorted(m.id for m in result.matches) == list("ABCD")
     index.delete_namespace(namespace="tenant1")
     assert "tenant1" not in index.describe_index_stats().namespaces
+    # The host can also come from the name, as in Pinecone's examples.
+    assert pc.Index("multitenant-app").describe_index_stats().total_vector_count == 4
     pc.delete_index("multitenant-app")
 
 
@@ -177,5 +181,13 @@ def test_namespaces_api(index: Any) -> None:
     assert names == {"alpha": 1, "beta": 2}
     described = index.describe_namespace(namespace="beta")
     assert (described.name, described.record_count) == ("beta", 2)
+    created = index.create_namespace(name="gamma")
+    assert (created.name, created.record_count) == ("gamma", 0)
+    first = index.list_namespaces_paginated(limit=2)
+    assert [ns.name for ns in first.namespaces] == ["alpha", "beta"]
+    assert first.total_count == 3 and first.pagination is not None
+    rest = index.list_namespaces_paginated(limit=2, pagination_token=first.pagination.next)
+    assert [ns.name for ns in rest.namespaces] == ["gamma"] and rest.pagination is None
     index.delete_namespace(namespace="alpha")
+    index.delete_namespace(namespace="gamma")
     assert [ns.name for p in index.list_namespaces() for ns in p.namespaces] == ["beta"]

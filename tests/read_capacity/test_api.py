@@ -22,6 +22,7 @@ from tests.conftest import API_KEY, LiveServer
 from tests.read_capacity.conftest import dedicated, raw_describe, replicas, settle
 
 HEADERS = {"Api-Key": API_KEY, "X-Pinecone-Api-Version": "2026-07"}
+CLI_ARGS = ["--shards", "2", "--replicas", "2", "--rates", "t1=100"]
 
 
 def _create_raw(server: LiveServer, name: str, read_capacity: Any) -> httpx.Response:
@@ -225,8 +226,7 @@ def test_cost_estimate(rc_server: LiveServer, pc: Pinecone) -> None:
     assert t1.json()["monthly_cost"] == 7034.12
     pc.delete_index(name)
     out = subprocess.run(
-        [sys.executable, "-m", "spruce.cli", "cost-estimate", "--node-type", "t1"]
-        + ["--shards", "2", "--replicas", "2", "--rates", "t1=100"],
+        [sys.executable, "-m", "spruce.cli", "cost-estimate", "--node-type", "t1", *CLI_ARGS],
         capture_output=True,
         text=True,
         check=True,

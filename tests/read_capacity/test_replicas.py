@@ -23,6 +23,9 @@ from tests.api.helpers import unique
 from tests.conftest import LiveServer
 from tests.read_capacity.conftest import dedicated, replicas, settle
 
+from spruce.errors import Unauthenticated
+from spruce.service.replica_protocol import Health, ReplicaClient
+
 
 def _index(pc: Pinecone, server: LiveServer, name: str, capacity: dict[str, Any]) -> Any:
     spec = ServerlessSpec(cloud="aws", region="us-east-1", read_capacity=capacity)
@@ -52,6 +55,20 @@ def test_replicas_serve_reads_round_robin(rc_server: LiveServer, pc: Pinecone) -
         index.query(vector=[0.5] * 8, top_k=3)
     after = _served(rc_server, name)
     assert sorted(after[p] - before[p] for p in after) == [20, 20]
+    pc.delete_index(name)
+
+
+def test_replicas_answer_only_their_server(rc_server: LiveServer, pc: Pinecone) -> None:
+    """Replicas require the server's token (a random one unless SPRUCE_REPLICA_TOKEN)."""
+    name = unique("token")
+    _index(pc, rc_server, name, dedicated(1, 1))
+    (replica,) = replicas(rc_server, name)
+    assert replica["pid"] > 0  # the server reached it
+    host, port = replica["url"].removeprefix("http://").split(":")
+    stranger = ReplicaClient(host, int(port))
+    with pytest.raises(Unauthenticated):
+        stranger.call("/health", None, Health)
+    stranger.close()
     pc.delete_index(name)
 
 

@@ -18,6 +18,7 @@ from pinecone import Pinecone, ServerlessSpec
 from pinecone.errors import ApiError
 from tests.api.helpers import client, unique
 from tests.conftest import API_KEY, LiveServer
+from tests.grpc.helpers import grpc_client
 from tests.read_capacity.conftest import FAST, dedicated, replicas, settle, start
 
 CAPACITY = 2100
@@ -66,6 +67,10 @@ def test_fullness_and_full_shards(small: LiveServer) -> None:
     assert stats["indexFullness"] == stats["storageFullness"]
     sdk = index.describe_index_stats()
     assert sdk.storage_fullness == pytest.approx(0.5) and sdk.index_fullness == pytest.approx(0.5)
+    grpc = grpc_client(small).Index(host=host).describe_index_stats()  # and over gRPC
+    assert grpc.storage_fullness == pytest.approx(0.5) and grpc.memory_fullness == pytest.approx(
+        0.2
+    )
 
     index.upsert(vectors=_vectors(50, 100))  # exactly full is allowed
     assert _stats(host)["storageFullness"] == pytest.approx(1.0)

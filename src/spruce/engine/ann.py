@@ -216,8 +216,9 @@ class HnswIndex:
         k: int,
         ef: int,
         allowed: npt.NDArray[np.bool_] | None,
-    ) -> npt.NDArray[np.int64]:
-        """Row numbers of up to ``k`` approximate nearest rows among ``allowed``."""
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Up to ``k`` approximate nearest rows among ``allowed``, with faiss's scores
+        (inner product, cosine for cosine indexes, or squared L2)."""
         q = query.reshape(1, -1).astype(np.float32, copy=False)
         if self.metric == "cosine":
             norm = float(np.linalg.norm(q))
@@ -226,14 +227,13 @@ class HnswIndex:
         faiss.omp_set_num_threads(1)  # one query, one thread; concurrency is across queries
         if allowed is None:
             params = faiss.SearchParametersHNSW(efSearch=max(ef, k))
-            _, labels = self._index.search(q, k, params=params)
         else:
             bits = np.packbits(allowed, bitorder="little")
             selector = faiss.IDSelectorBitmap(allowed.size, faiss.swig_ptr(bits))
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(ef, k))
-            _, labels = self._index.search(q, k, params=params)
-        found: npt.NDArray[np.int64] = labels[0]
-        return found[found >= 0]
+        distances, labels = self._index.search(q, k, params=params)
+        found = labels[0] >= 0
+        return labels[0][found], distances[0][found]
 
 
 def _graph_bytes(index: faiss.IndexHNSW) -> npt.NDArray[np.uint8]:

@@ -7,12 +7,15 @@ the flushes that keep ingest going. A job submitted again while still queued run
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Hashable
 
-__all__ = ["COMPACTOR", "FLUSHER", "Worker"]
+__all__ = ["COMPACTOR", "FLUSHER", "TIMERS", "Timers", "Worker"]
 
 log = logging.getLogger(__name__)
 
@@ -46,5 +49,46 @@ class Worker:
                 log.exception("%s job %r failed", self.name, key)
 
 
+class Timers:
+    """Delayed calls on one thread; re-arming a key replaces its pending call."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Hashable]] = []
+        self._calls: dict[Hashable, tuple[int, Callable[[], None]]] = {}
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, key: Hashable, delay: float, call: Callable[[], None]) -> None:
+        with self._cond:
+            seq = next(self._seq)
+            self._calls[key] = (seq, call)
+            heapq.heappush(self._heap, (time.monotonic() + delay, seq, key))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="spruce-timers", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def cancel(self, key: Hashable) -> None:
+        with self._cond:
+            self._calls.pop(key, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._cond.wait(None if not self._heap else self._heap[0][0] - time.monotonic())
+                _, seq, key = heapq.heappop(self._heap)
+                pending = self._calls.get(key)
+                if pending is None or pending[0] != seq:
+                    continue  # cancelled or re-armed since
+                del self._calls[key]
+            try:
+                pending[1]()
+            except Exception:
+                log.exception("timer %r failed", key)
+
+
+TIMERS = Timers()
 FLUSHER = Worker("spruce-flush")
 COMPACTOR = Worker("spruce-compact")

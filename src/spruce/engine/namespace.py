@@ -16,6 +16,8 @@ writes), then ``_lock``.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import threading
 import time
@@ -28,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from spruce.engine import compaction, validate
-from spruce.engine.background import COMPACTOR, FLUSHER
+from spruce.engine.background import COMPACTOR, FLUSHER, TIMERS
 from spruce.engine.filters import Filter
 from spruce.engine.flush import build_flush_segment, collect_garbage, segment_name
 from spruce.engine.manifest import Manifest, write_manifest
@@ -102,7 +104,6 @@ class Namespace:
         self._closed: Exception | None = None
         self._view = View(0, self._mem.snapshot(), (), ())
         self._last_write = time.monotonic()
-        self._idle_timer: threading.Timer | None = None
 
     @classmethod
     def open(
@@ -549,12 +550,7 @@ class Namespace:
                 self._arm_idle_timer(self._options.idle_compact_s)
 
     def _arm_idle_timer(self, delay: float) -> None:
-        with self._lock:
-            if self._idle_timer is not None:
-                self._idle_timer.cancel()
-            self._idle_timer = threading.Timer(delay, self._idle_check)
-            self._idle_timer.daemon = True
-            self._idle_timer.start()
+        TIMERS.arm(self, delay, self._idle_check)
 
     def _idle_check(self) -> None:
         """Once writes stop, merge everything into one segment (one graph to search)."""
@@ -567,7 +563,10 @@ class Namespace:
         COMPACTOR.submit((self, "full"), self._background_full_compact)
 
     def _background_full_compact(self) -> None:
+        if self._closed is not None:
+            return
         try:
+            self.flush()  # the memtable too: after this, everything is in one segment
             self._run_compaction(full=True)
         except Exception:
             log.exception("idle compaction of %s failed", self._layout.root)
@@ -582,7 +581,8 @@ class Namespace:
         with self._compact_mutex:
             while True:
                 with self._lock:
-                    self._check_open()
+                    if self._closed is not None:
+                        return
                     cores = [s.core for s in self._segments]
                     flushed = self._flushed_lsn
                 the_plan = compaction.plan(cores, self._options, full=full)
@@ -647,6 +647,7 @@ class Namespace:
                 self._segments = segments
                 self._publish()
         collect_garbage(self._layout, [c.directory for c in inputs])
+        _release_memory()
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -661,8 +662,7 @@ class Namespace:
         with self._lock:
             if self._closed is None:
                 self._closed = Unavailable("namespace is closed")
-            if self._idle_timer is not None:
-                self._idle_timer.cancel()
+            TIMERS.cancel(self)
             self._changed.notify_all()
         # Background jobs check the flag; wait for one in progress to stop.
         with self._flush_mutex, self._compact_mutex:
@@ -681,6 +681,13 @@ class Namespace:
             if isinstance(self._closed, Unavailable):
                 raise self._closed
             raise Unavailable(f"namespace failed and must be reopened: {self._closed!r}")
+
+
+def _release_memory() -> None:
+    """Hand the freed temporaries of a merge (gigabytes at scale) back to the OS; glibc
+    keeps freed heap memory in its arenas otherwise."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _allowed(src: Source, filter: Filter | None) -> npt.NDArray[np.bool_]:

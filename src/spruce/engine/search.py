@@ -133,10 +133,13 @@ def _ann_candidates(
     selectivity = count / max(src.size, 1)
     ef = int(tuning.ef_search * (1.0 / selectivity) ** tuning.filter_ef_exponent)
     ef = max(min(ef, tuning.ef_max), want)
-    rows = ann.search(spec.vector, want, ef, None if count == src.size else allowed)
-    rows = rows.astype(np.intp)
-    # Exact scores from the float32 vectors: the graph's storage may be quantised.
-    scores = _dense(src, rows, spec.vector, spec.metric).astype(np.float64)
+    labels, distances = ann.search(spec.vector, want, ef, None if count == src.size else allowed)
+    rows = labels.astype(np.intp)
+    if ann.params.storage == "f32":
+        scores = distances.astype(np.float64)  # float32 storage: faiss's scores are exact
+    else:
+        # Re-rank from the float32 vectors: the graph's own storage is quantised.
+        scores = _dense(src, rows, spec.vector, spec.metric).astype(np.float64)
     return _top(rows, scores, spec)
 
 

@@ -4,30 +4,47 @@ Prints ``SPRUCE-REPLICA-READY <port>`` on stdout once every namespace is loaded 
 the port accepts connections; the supervisor waits for that line. With
 ``--parent-pid`` it exits when that process is gone, so a killed server leaves no
 replicas behind. SIGTERM drains: reads in flight finish, then it exits.
+
+On another host, ``--source s3://bucket/prefix/<index uid>`` mirrors the index from
+object storage into ``--cache-dir`` and serves that; ``--join URL --index NAME`` then
+registers the replica with the server, which routes reads to it (docs/READ_CAPACITY.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import socket
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import uvicorn
 
 from spruce.engine.partition import Partition
+from spruce.engine.ship import IndexMirror
 from spruce.replica.app import ReplicaApp, ShardReader
+from spruce.storage import StoreOptions, open_store
 
 READY = "SPRUCE-REPLICA-READY"
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m spruce.replica", description=__doc__)
-    p.add_argument("--root", type=Path, required=True, help="the index directory")
+    p.add_argument("--root", type=Path, help="the index directory (shared filesystem)")
+    p.add_argument("--source", help="s3://bucket/prefix/<index uid> or file://...: mirror it")
+    p.add_argument("--cache-dir", type=Path, help="where --source is mirrored to")
+    p.add_argument("--s3-endpoint", default=os.environ.get("SPRUCE_S3_ENDPOINT"))
+    p.add_argument("--s3-region", default=os.environ.get("SPRUCE_S3_REGION", "us-east-1"))
+    p.add_argument("--join", help="the server's URL: register this replica with it")
+    p.add_argument("--index", help="with --join: the index name")
+    p.add_argument("--api-key", default=os.environ.get("PINECONE_API_KEY"))
+    p.add_argument("--advertise", help="URL the server reaches this replica at")
+    # The token comes from SPRUCE_REPLICA_TOKEN, never argv (which ps shows).
     p.add_argument("--dimension", type=int, default=None, help="omit for sparse indexes")
     p.add_argument("--metric", required=True, choices=["cosine", "euclidean", "dotproduct"])
     p.add_argument("--shard", type=int, default=0)
@@ -52,25 +69,61 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s replica %(message)s")
     if args.parent_pid is not None:
         threading.Thread(target=_watch_parent, args=(args.parent_pid,), daemon=True).start()
+    mirror = None
+    root = args.root
+    if args.source:
+        if args.cache_dir is None:
+            raise SystemExit("--source needs --cache-dir")
+        store = open_store(args.source, StoreOptions(args.s3_endpoint, args.s3_region))
+        mirror = IndexMirror(store, args.cache_dir)
+        root = args.cache_dir
+    if root is None:
+        raise SystemExit("give --root (a shared index directory) or --source")
     reader = ShardReader(
-        args.root,
+        root,
         dimension=args.dimension,
         metric=args.metric,
         partition=Partition(args.shard, args.shards),
         node_type=args.node_type,
+        mirror=mirror,
     )
     reader.warm()
+    reader.keep_synced()
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     sock.listen(128)  # connections queue from now on, so "ready" is true once printed
-    app = ReplicaApp(reader, threads=max(1, args.threads))
+    token = os.environ.get("SPRUCE_REPLICA_TOKEN") or None
+    app = ReplicaApp(reader, threads=max(1, args.threads), token=token)
     config = uvicorn.Config(
         app, log_level="warning", lifespan="on", timeout_graceful_shutdown=30, access_log=False
     )
-    print(f"{READY} {sock.getsockname()[1]}", flush=True)
+    port = sock.getsockname()[1]
+    print(f"{READY} {port}", flush=True)
     sys.stdout.flush()
+    if args.join:
+        url = args.advertise or f"http://{args.host}:{port}"
+        threading.Thread(target=_join, args=(args, url), daemon=True).start()
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _join(args: argparse.Namespace, url: str) -> None:
+    """Register with the server (retrying while it is not up yet)."""
+    body = json.dumps({"url": url}).encode()
+    target = f"{args.join.rstrip('/')}/indexes/{args.index}/read_capacity/replicas"
+    for _ in range(60):
+        request = urllib.request.Request(
+            target,
+            data=body,
+            method="POST",
+            headers={"Api-Key": args.api_key or "", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30):
+                return
+        except OSError as exc:
+            logging.warning("joining %s failed (%s); retrying", target, exc)
+            time.sleep(1)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,9 +20,11 @@ from spruce.engine.filters import parse_filter
 from spruce.engine.follower import Follower
 from spruce.engine.namespace import Metric
 from spruce.engine.partition import Partition
+from spruce.engine.ship import IndexMirror
 from spruce.engine.store import decode_name, encode_name
-from spruce.errors import SpruceError
+from spruce.errors import NotFound, SpruceError, Unavailable
 from spruce.service.replica_protocol import (
+    TOKEN_HEADER,
     ErrorReply,
     FetchReply,
     FetchRequest,
@@ -53,18 +57,24 @@ class ShardReader:
         metric: Metric,
         partition: Partition,
         node_type: str,
+        mirror: IndexMirror | None = None,
     ) -> None:
         self.root = root
+        #: On another host: the local copy of the index, synced from object storage.
+        self.mirror = mirror
         self.dimension = dimension
         self.metric: Metric = metric
         self.partition = partition
         self.node_type = node_type
         self._followers: dict[str, Follower] = {}
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
         self.served = 0
 
     def warm(self) -> None:
         """Load every namespace now, so the first query finds it in memory."""
+        if self.mirror is not None:
+            self.mirror.sync()
         for entry in sorted(os.listdir(self.root)) if self.root.is_dir() else []:
             name = decode_name(entry)
             if name is not None:
@@ -81,11 +91,32 @@ class ShardReader:
                 self._followers[namespace] = found
             return found
 
+    def _ready(self, namespace: str, min_lsn: int) -> tuple[Follower, int] | None:
+        """The namespace's follower once it has applied ``min_lsn`` (read-your-writes)."""
+        if self.mirror is None:
+            follower = self._follower(namespace)
+            return None if follower is None else (follower, follower.catch_up(min_lsn))
+        deadline = time.monotonic() + 10.0
+        while True:  # the writer ships every few milliseconds: sync until it is here
+            follower = self._follower(namespace)
+            if follower is not None:
+                try:
+                    return follower, follower.catch_up(min_lsn, timeout=0.0)
+                except Unavailable:
+                    pass
+            if time.monotonic() > deadline:
+                if follower is None:
+                    return None
+                raise Unavailable(f"replica is at LSN {follower.lsn}, the read needs {min_lsn}")
+            with self._sync_lock:
+                self.mirror.sync()
+            time.sleep(0.005)
+
     def query(self, req: QueryRequest) -> QueryReply:
-        follower = self._follower(req.namespace)
-        if follower is None:
+        ready = self._ready(req.namespace, req.min_lsn)
+        if ready is None:
             return QueryReply(matches=[], lsn=0)
-        lsn = follower.catch_up(req.min_lsn)
+        follower, lsn = ready
         vector = None if req.vector is None else np.frombuffer(req.vector, "<f4")
         sparse = None
         if req.sparse_indices is not None and req.sparse_values is not None:
@@ -105,22 +136,48 @@ class ShardReader:
         return QueryReply(matches=[to_wire(m) for m in matches], lsn=lsn)
 
     def fetch(self, req: FetchRequest) -> FetchReply:
-        follower = self._follower(req.namespace)
-        if follower is None:
+        ready = self._ready(req.namespace, req.min_lsn)
+        if ready is None:
             return FetchReply(records=[], lsn=0)
-        lsn = follower.catch_up(req.min_lsn)
+        follower, lsn = ready
         found = follower.fetch(req.ids, partition=self.partition)
         return FetchReply(records=[to_wire(r) for r in found.values()], lsn=lsn)
 
     def list_ids(self, req: ListRequest) -> ListReply:
-        follower = self._follower(req.namespace)
-        if follower is None:
+        ready = self._ready(req.namespace, req.min_lsn)
+        if ready is None:
             return ListReply(ids=[], lsn=0)
-        lsn = follower.catch_up(req.min_lsn)
+        follower, lsn = ready
         ids = follower.list_ids(
             prefix=req.prefix, limit=req.limit, after=req.after, partition=self.partition
         )
         return ListReply(ids=ids, lsn=lsn)
+
+    def keep_synced(self, interval: float = 0.5) -> None:
+        """Follow the writer in the background too: reads only wait for the LSN they
+        need, so without this a compaction (no new LSN) would go unnoticed, and the
+        replica would keep serving, and holding open, the segments it replaced."""
+        mirror = self.mirror
+
+        def run() -> None:
+            while True:
+                time.sleep(interval)
+                try:
+                    if mirror is not None:
+                        with self._sync_lock:
+                            mirror.sync()
+                    with self._lock:
+                        followers = list(self._followers.items())
+                    for name, follower in followers:
+                        try:
+                            follower.refresh()
+                        except NotFound:  # the namespace was deleted
+                            with self._lock:
+                                self._followers.pop(name, None)
+                except Exception:
+                    log.exception("following the index failed; retrying")
+
+        threading.Thread(target=run, name="follow", daemon=True).start()
 
     def health(self) -> Health:
         with self._lock:
@@ -138,8 +195,9 @@ class ShardReader:
 class ReplicaApp:
     """ASGI app; reads run on ``threads`` worker threads, the node's compute."""
 
-    def __init__(self, reader: ShardReader, *, threads: int) -> None:
+    def __init__(self, reader: ShardReader, *, threads: int, token: str | None = None) -> None:
         self.reader = reader
+        self._token = None if not token else token.encode()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="replica")
         self._routes: dict[str, Callable[[bytes], msgspec.Struct]] = {
             "/query": lambda b: reader.query(msgspec.msgpack.decode(b, type=QueryRequest)),
@@ -168,7 +226,14 @@ class ReplicaApp:
                 break
         handler = self._routes.get(scope["path"])
         status, payload = 200, b""
-        if handler is None:
+        given = dict(scope.get("headers") or []).get(TOKEN_HEADER.encode())
+        if self._token is not None and (
+            given is None or not hmac.compare_digest(given, self._token)
+        ):
+            status = 401
+            error = ErrorReply(kind="Unauthenticated", message="wrong or missing replica token")
+            payload = msgspec.msgpack.encode(error)
+        elif handler is None:
             status = 404
             payload = msgspec.msgpack.encode(ErrorReply(kind="NotFound", message="no such route"))
         else:

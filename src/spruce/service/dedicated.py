@@ -16,7 +16,7 @@ import heapq
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -42,6 +42,8 @@ from spruce.service.replicas import ReplicaSet
 from spruce.types import Match, Metadata, Record, SparseVector, Vector
 
 __all__ = ["DedicatedDataPlane"]
+
+T = TypeVar("T")
 
 
 class DedicatedDataPlane(DataPlane):
@@ -104,18 +106,31 @@ class _Routed:
     def lsn(self) -> int:
         return self._writer.lsn
 
-    def _replicas(self) -> ReplicaSet:
+    def _replicas(self) -> ReplicaSet | None:
+        """None while a change back to on-demand completes: reads are served here."""
         replicas = self._plane.nodes.replicas(self._index)
         if replicas is None:
             self._plane.nodes.check_serving(self._index)
-            raise FailedPrecondition(f"Index '{self._index.name}' has no read replicas")
         return replicas
 
     # -- writes: limits first, then the writer ---------------------------------------
 
     def upsert(self, records: Sequence[Record]) -> int:
         self._plane.nodes.admit(self._index, self._name, list(records))
-        return self._writer.upsert(records)
+        return self._wrote(self._writer.upsert(records))
+
+    def _wrote(self, result: T) -> T:
+        self._plane.nodes.wrote(self._index)
+        return result
+
+    def delete(self, ids: Sequence[str]) -> int:
+        return self._wrote(self._writer.delete(ids))
+
+    def delete_where(self, filter: Filter) -> tuple[int, int]:
+        return self._wrote(self._writer.delete_where(filter))
+
+    def delete_all(self) -> int:
+        return self._wrote(self._writer.delete_all())
 
     def update(
         self,
@@ -136,16 +151,20 @@ class _Routed:
                 merged or None,
             )
             self._plane.nodes.admit(self._index, self._name, [grown])
-        return self._writer.update(id, values=values, sparse=sparse, set_metadata=set_metadata)
+        return self._wrote(
+            self._writer.update(id, values=values, sparse=sparse, set_metadata=set_metadata)
+        )
 
     def update_where(self, filter: Filter, set_metadata: Metadata) -> tuple[int, int]:
         self._plane.nodes.admit_where(self._index, self._name, filter, set_metadata)
-        return self._writer.update_where(filter, set_metadata)
+        return self._wrote(self._writer.update_where(filter, set_metadata))
 
     # -- reads: one replica per shard ------------------------------------------------
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Record]:
         replicas = self._replicas()
+        if replicas is None:
+            return self._writer.fetch(ids)
         by_shard: dict[int, list[str]] = {}
         for id in ids:
             by_shard.setdefault(shard_of(id, replicas.shards), []).append(id)
@@ -175,6 +194,15 @@ class _Routed:
         include_metadata: bool = False,
     ) -> list[Match]:
         replicas = self._replicas()
+        if replicas is None:
+            return self._writer.query(
+                vector,
+                top_k=top_k,
+                filter=filter,
+                sparse=sparse,
+                include_values=include_values,
+                include_metadata=include_metadata,
+            )
         req = QueryRequest(
             namespace=self._name,
             min_lsn=self._writer.lsn,
@@ -197,6 +225,8 @@ class _Routed:
         self, *, prefix: str = "", limit: int = 100, after: str | None = None
     ) -> list[str]:
         replicas = self._replicas()
+        if replicas is None:
+            return self._writer.list_ids(prefix=prefix, limit=limit, after=after)
         req = ListRequest(
             namespace=self._name, min_lsn=self._writer.lsn, prefix=prefix, limit=limit, after=after
         )

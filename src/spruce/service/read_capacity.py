@@ -13,6 +13,7 @@ module is the pure part, shared with the CLI's cost estimate.
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,6 +186,9 @@ class CapacitySettings:
     max_nodes_per_project: int = 20
     #: Address replicas bind to (another host's replicas bind their own).
     replica_host: str = "127.0.0.1"
+    #: Shared secret replicas require of every request (SPRUCE_REPLICA_TOKEN; without
+    #: it, a random one per server start, so only this server's own replicas work).
+    replica_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CapacitySettings:
@@ -194,6 +198,8 @@ class CapacitySettings:
             scale_change_interval_s=settings.rc_scale_interval_s,
             max_nodes_per_project=settings.max_nodes_per_project,
         )
+        if settings.replica_token:
+            out.replica_token = settings.replica_token
         out.node_memory_bytes.update(
             parse_pairs(settings.node_memory_bytes, int, "SPRUCE_NODE_MEMORY_BYTES")
         )

@@ -12,7 +12,8 @@ shape keeps serving), start the replica processes and wait until they serve, swi
 reads to them, drain and stop the old ones, then ``Ready``. Replicas 0 pauses the
 index: reads and writes are refused until replicas are added back.
 
-Shard fullness is accounted here too, from a read-only follower of the index's files.
+Shard fullness and capacity are counted in ``accounting.py``; shipping to object storage
+for replicas on other hosts is ``shipping.py``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +30,21 @@ import msgspec
 
 from spruce.catalog import Catalog, IndexRow
 from spruce.engine.filters import Filter
-from spruce.engine.follower import Follower
 from spruce.engine.fsutil import atomic_write
-from spruce.engine.namespace import Metric
-from spruce.engine.partition import ShardUsage, record_size, shard_of
 from spruce.engine.store import IndexStore, encode_name
-from spruce.errors import FailedPrecondition, NotFound, SpruceError
+from spruce.errors import FailedPrecondition, SpruceError
+from spruce.service.accounting import ShardBooks
+from spruce.service.fleet import Fleet
 from spruce.service.read_capacity import (
     ON_DEMAND,
     Capacity,
     CapacitySettings,
     estimate_cost,
     parse_capacity,
-    shards_needed,
 )
-from spruce.service.replica_protocol import ReplicaDown
-from spruce.service.replicas import Replica, ReplicaSet, ReplicaSpec, Supervisor
+from spruce.service.replicas import ReplicaSet
+from spruce.service.shipping import Shipper
+from spruce.storage import BlobStore
 from spruce.types import Metadata, Record
 
 __all__ = ["ReadNodes", "RcState"]
@@ -70,25 +69,33 @@ def _when(ts: float) -> str:
 
 class ReadNodes:
     def __init__(
-        self, catalog: Catalog, state_dir: Path, settings: CapacitySettings | None = None
+        self,
+        catalog: Catalog,
+        state_dir: Path,
+        settings: CapacitySettings | None = None,
+        store: BlobStore | None = None,
     ) -> None:
         self._catalog = catalog
         self._dir = state_dir
         self._dir.mkdir(parents=True, exist_ok=True)
         self.settings = settings or CapacitySettings()
-        self._supervisor = Supervisor(host=self.settings.replica_host, on_death=self._replace)
+        self.fleet = Fleet(self.settings, lambda row: self._store(row).root)
         self._stores: Callable[[IndexRow], IndexStore] | None = None
         self._states: dict[str, RcState] = {}
-        self._sets: dict[str, ReplicaSet] = {}
-        self._books: dict[tuple[str, str], Follower] = {}
-        self._estimates: dict[str, list[list[int]]] = {}
+        self.books = ShardBooks(self.settings, lambda: self._stores_bound())
         self._lock = threading.RLock()  # states, sets, books: short sections only
         self._transitions: dict[str, threading.Lock] = {}
         self._closed = False
+        #: Object storage for replicas on other hosts (service/shipping.py); None: off.
+        self.shipper = None if store is None else Shipper(store, self._ship_targets)
 
     def bind(self, stores: Callable[[IndexRow], IndexStore]) -> None:
         """The data plane's index stores (where an index's files are)."""
         self._stores = stores
+
+    def _stores_bound(self) -> Callable[[IndexRow], IndexStore]:
+        assert self._stores is not None, "bind() the data plane first"
+        return self._stores
 
     # -- state --------------------------------------------------------------------
 
@@ -230,16 +237,13 @@ class ReadNodes:
         return estimate_cost(capacity, self.settings.node_rates)
 
     def dropped(self, row: IndexRow) -> None:
+        self.books.forget(row.uid)
         with self._lock:
-            replicas = self._sets.pop(row.uid, None)
-            books = [k for k in self._books if k[0] == row.uid]
-            for key in books:
-                del self._books[key]
             self._states.pop(row.uid, None)
-            self._estimates.pop(row.uid, None)
             (self._dir / f"{row.uid}.json").unlink(missing_ok=True)
-        if replicas is not None:
-            self._stop_all(replicas.all())
+        if self.shipper is not None:
+            self.shipper.forget(row.uid)
+        self.fleet.drop(row.uid)
 
     def recover(self) -> None:
         """After a restart: start the replicas each index had; resume changes cut short."""
@@ -248,13 +252,15 @@ class ReadNodes:
             st = self._state(row.uid)
             applied = Capacity.from_json(st.current)
             if applied.dedicated:
-                self._sets[row.uid] = self._start_set(row, applied)
+                self.fleet.start(row, applied)
             if st.state in ("Scaling", "Migrating"):
                 self._kick(row.uid)
 
     def close(self) -> None:
         self._closed = True
-        self._supervisor.close()
+        if self.shipper is not None:
+            self.shipper.close()
+        self.fleet.close()
 
     # -- carrying out changes -----------------------------------------------------
 
@@ -269,13 +275,12 @@ class ReadNodes:
             if row is None or self._closed:
                 return
             requested = Capacity.from_json(row.spec.get("read_capacity"))
-            applied = self.applied(row)
             problem = None
             try:
                 if requested.dedicated:
-                    problem = self._does_not_fit(row, requested)
+                    problem = self.books.does_not_fit(row, requested)
                 if problem is None:
-                    self._switch(row, applied, requested)
+                    self.fleet.switch(row, requested)
             except SpruceError as exc:
                 problem = exc.message
             except Exception as exc:
@@ -289,8 +294,7 @@ class ReadNodes:
             else:
                 st.current = requested.to_json() if requested.dedicated else None
                 st.state, st.error_message = "Ready", None
-                with self._lock:
-                    self._estimates.pop(uid, None)
+                self.books.forget(uid)
             st.restore = None
             if self._row(uid) is not None:
                 self._save(uid, st)
@@ -300,274 +304,55 @@ class ReadNodes:
     def _row(self, uid: str) -> IndexRow | None:
         return next((r for r in self._catalog.list_indexes() if r.uid == uid), None)
 
-    def _does_not_fit(self, row: IndexRow, capacity: Capacity) -> str | None:
-        names = self._store(row).names()
-        if len(names) > 1:
-            shown = ", ".join(repr(n) for n in names[:5])
-            return (
-                f"Dedicated read nodes support a single namespace; index '{row.name}' has "
-                f"{len(names)} ({shown}). Delete all but one namespace and retry."
-            )
-        usage = self.usage(row, capacity.shards)
-        cap, mem = self._capacities(capacity)
-        if not self._over(usage, cap, mem):
-            return None
-        whole = self.usage(row, 1)[0]
-        need = max(shards_needed(whole.storage_bytes, cap), shards_needed(whole.memory_bytes, mem))
-        while need < 4096 and self._over(self.usage(row, need), cap, mem):
-            need += 1  # ids hash unevenly: one more shard until every one fits
-        return (
-            f"Not enough shards: index '{row.name}' holds {whole.storage_bytes} bytes "
-            f"({whole.memory_bytes} bytes in memory on {capacity.node_type} nodes), which "
-            f"needs at least {need} shards; {capacity.shards} requested. Each shard stores "
-            f"{cap} bytes. Retry with more shards."
-        )
-
-    def _capacities(self, capacity: Capacity) -> tuple[int, int]:
-        s = self.settings
-        return s.shard_capacity_bytes, s.node_memory_bytes.get(capacity.node_type or "b1", 1 << 62)
-
-    @staticmethod
-    def _over(usage: list[ShardUsage], cap: int, mem: int) -> bool:
-        return any(u.storage_bytes > cap or u.memory_bytes > mem for u in usage)
-
-    def _switch(self, row: IndexRow, applied: Capacity, requested: Capacity) -> None:
-        with self._lock:
-            old = self._sets.get(row.uid)
-        if not requested.dedicated:
-            with self._lock:
-                self._sets.pop(row.uid, None)
-            if old is not None:
-                self._stop_all(old.all())
-            return
-        reshape = old is None or (old.shards, old.node_type) != (
-            requested.shards,
-            requested.node_type,
-        )
-        if reshape:
-            new = self._start_set(row, requested)  # serving before the old one stops
-            with self._lock:
-                self._sets[row.uid] = new
-            if old is not None:
-                self._stop_all(old.all())
-            return
-        assert old is not None
-        more = requested.replicas - old.replicas
-        if more > 0:
-            specs = [self._spec(row, requested, s) for s in range(old.shards) for _ in range(more)]
-            for replica in self._start_many(specs):
-                old.add(replica)
-        else:
-            leaving = []
-            for shard in range(old.shards):
-                for _ in range(-more):
-                    last = old.newest(shard)
-                    if last is not None and old.remove(last):
-                        leaving.append(last)
-            self._stop_all(leaving)
-
-    def _spec(self, row: IndexRow, capacity: Capacity, shard: int) -> ReplicaSpec:
-        node_type = capacity.node_type or "b1"
-        return ReplicaSpec(
-            root=self._store(row).root,
-            dimension=row.dimension,
-            metric=row.metric,
-            shard=shard,
-            shards=capacity.shards,
-            node_type=node_type,
-            threads=self.settings.node_threads.get(node_type, 1),
-        )
-
-    def _start_set(self, row: IndexRow, capacity: Capacity) -> ReplicaSet:
-        replicas = ReplicaSet(capacity.shards, capacity.node_type or "b1")
-        specs = [
-            self._spec(row, capacity, s)
-            for s in range(capacity.shards)
-            for _ in range(capacity.replicas)
-        ]
-        for replica in self._start_many(specs):
-            replicas.add(replica)
-        return replicas
-
-    def _start_many(self, specs: list[ReplicaSpec]) -> list[Replica]:
-        if not specs:
-            return []
-        started: list[Replica] = []
-        with ThreadPoolExecutor(max_workers=min(8, len(specs))) as pool:
-            futures = [pool.submit(self._supervisor.start, spec) for spec in specs]
-            failure: BaseException | None = None
-            for future in futures:
-                try:
-                    started.append(future.result())
-                except BaseException as exc:
-                    failure = exc
-        if failure is not None:
-            self._stop_all(started)
-            raise failure
-        return started
-
-    def _stop_all(self, replicas: list[Replica]) -> None:
-        for replica in replicas:
-            replica.retired = True  # no new reads; those in flight finish
-        for replica in replicas:
-            self._supervisor.stop(replica)
-
-    def _replace(self, dead: Replica) -> None:
-        """A replica process died: take it out of rotation and start another."""
-        with self._lock:
-            owner = next((s for s in self._sets.values() if dead in s.all()), None)
-            if owner is None or self._closed:
-                return
-            owner.remove(dead)
-
-        def restart() -> None:
-            try:
-                owner.add(self._supervisor.start(dead.spec))
-            except SpruceError:
-                log.exception("could not replace read replica %s", dead.url)
-
-        threading.Thread(target=restart, daemon=True).start()
-
     # -- data plane -----------------------------------------------------------------
 
-    def describe_replicas(self, row: IndexRow) -> list[dict[str, Any]]:
-        """Every replica process of the index and what it reports about itself."""
-        replicas = self.replicas(row)
+    def wrote(self, row: IndexRow) -> None:
+        """A write went to a dedicated index: ship it now rather than at the next tick."""
+        if self.shipper is not None:
+            self.shipper.poke()
+
+    def _ship_targets(self) -> list[tuple[str, str, Path]]:
         out = []
-        for replica in [] if replicas is None else replicas.all():
-            item: dict[str, Any] = {"shard": replica.spec.shard, "url": replica.url}
-            try:
-                item.update(msgspec.structs.asdict(replica.health()))
-            except (SpruceError, ReplicaDown):
-                item["state"] = "down"
-            out.append(item)
+        for row in self._catalog.list_indexes():
+            if self.applied(row).dedicated and self._stores is not None:
+                store = self._store(row)
+                out += [(row.uid, row.name, store.root / encode_name(n)) for n in store.names()]
         return out
 
+    def register(self, row: IndexRow, url: str) -> dict[str, Any]:
+        """Add a replica running on another host to the index's rotation."""
+        return self.fleet.register(row, self.applied(row), url)
+
+    def describe_replicas(self, row: IndexRow) -> list[dict[str, Any]]:
+        return self.fleet.describe(row)
+
     def replicas(self, row: IndexRow) -> ReplicaSet | None:
-        with self._lock:
-            return self._sets.get(row.uid)
+        return self.fleet.get(row.uid)
 
     def _store(self, row: IndexRow) -> IndexStore:
-        assert self._stores is not None, "bind() the data plane first"
-        return self._stores(row)
-
-    def _book(self, row: IndexRow, namespace: str) -> Follower | None:
-        key = (row.uid, namespace)
-        with self._lock:
-            book = self._books.get(key)
-        if book is None:
-            path = self._store(row).root / encode_name(namespace)
-            if not path.is_dir():
-                return None
-            metric: Metric = row.metric  # type: ignore[assignment]
-            book = Follower(path, dimension=row.dimension, metric=metric)
-            with self._lock:
-                book = self._books.setdefault(key, book)
-        try:
-            book.refresh()
-        except NotFound:
-            with self._lock:
-                self._books.pop(key, None)
-            return None
-        return book
-
-    def usage(self, row: IndexRow, shards: int) -> list[ShardUsage]:
-        """What each shard holds now (every namespace counted), from the files on disk."""
-        total = [ShardUsage(0, 0, 0)] * shards
-        for name in self._store(row).names():
-            book = self._book(row, name)
-            if book is not None:
-                total = [
-                    ShardUsage(
-                        a.records + b.records,
-                        a.storage_bytes + b.storage_bytes,
-                        a.memory_bytes + b.memory_bytes,
-                    )
-                    for a, b in zip(total, book.usage(shards), strict=True)
-                ]
-        return total
+        return self._stores_bound()(row)
 
     def fullness(self, row: IndexRow) -> tuple[float, float] | None:
         """(memory, storage) fullness of the fullest shard; None for on-demand indexes."""
         applied = self.applied(row)
-        if not applied.dedicated:
-            return None
-        usage = self.usage(row, applied.shards)
-        with self._lock:
-            self._estimates[row.uid] = [[u.storage_bytes, u.memory_bytes] for u in usage]
-        cap, mem = self._capacities(applied)
-        return (
-            max(u.memory_bytes for u in usage) / mem,
-            max(u.storage_bytes for u in usage) / cap,
-        )
+        return self.books.fullness(row, applied) if applied.dedicated else None
 
     def admit(self, row: IndexRow, namespace: str, records: list[Record]) -> None:
-        """Refuse a write that would take a shard past its capacity (Pinecone: "Writes
-        that would cause your index to exceed its storage capacity are blocked")."""
+        """Refuse a write a dedicated index has no room for (or no writer lease for)."""
         applied = self.applied(row)
         if not applied.dedicated or not records:
             return
-        shards = applied.shards
-        adds = [[0, 0] for _ in range(shards)]
-        for r in records:
-            nnz = 0 if r.sparse is None else len(r.sparse.indices)
-            storage, memory = record_size(r.id, row.dimension, nnz, r.metadata)
-            shard = adds[shard_of(r.id, shards)]
-            shard[0] += storage
-            shard[1] += memory
-        cap, mem = self._capacities(applied)
-        with self._lock:
-            estimate = self._estimates.get(row.uid)
-        if estimate is None or len(estimate) != shards or self._full(estimate, adds, cap, mem):
-            # Near the limit: count exactly, crediting the rows this write replaces.
-            estimate = [[u.storage_bytes, u.memory_bytes] for u in self.usage(row, shards)]
-            book = self._book(row, namespace)
-            old = book.fetch([r.id for r in records]) if book is not None else {}
-            for r in old.values():
-                nnz = 0 if r.sparse is None else len(r.sparse.indices)
-                storage, memory = record_size(r.id, row.dimension, nnz, r.metadata)
-                shard = estimate[shard_of(r.id, shards)]
-                shard[0] -= storage
-                shard[1] -= memory
-            full = self._full(estimate, adds, cap, mem)
-            if full is not None:
-                which, used, limit, kind = full
-                raise FailedPrecondition(
-                    f"Index '{row.name}' is full: this write would put shard {which} at "
-                    f"{used} bytes of {kind}, over its capacity of {limit} bytes. Add shards "
-                    "(read_capacity.dedicated.manual.shards) or delete records."
-                )
-        with self._lock:
-            self._estimates[row.uid] = [
-                [a[0] + b[0], a[1] + b[1]] for a, b in zip(estimate, adds, strict=True)
-            ]
+        if self.shipper is not None:
+            directory = self._store(row).root / encode_name(namespace)
+            self.shipper.ensure_writer(row.uid, row.name, directory)
+        self.books.admit(row, namespace, records, applied)
 
     def admit_where(
         self, row: IndexRow, namespace: str, filter: Filter, set_metadata: Metadata
     ) -> None:
         """``admit`` for an update by filter: the matched records, grown by the update."""
-        if not self.applied(row).dedicated or not set_metadata:
-            return
-        book = self._book(row, namespace)
-        if book is None:
-            return
-        matched = book.fetch(book.matching(filter))
-        grown = [
-            Record(r.id, r.values, r.sparse, {**(r.metadata or {}), **set_metadata})
-            for r in matched.values()
-        ]
-        self.admit(row, namespace, grown)
-
-    @staticmethod
-    def _full(
-        estimate: list[list[int]], adds: list[list[int]], cap: int, mem: int
-    ) -> tuple[int, int, int, str] | None:
-        for shard, (have, add) in enumerate(zip(estimate, adds, strict=True)):
-            if add[0] and have[0] + add[0] > cap:
-                return shard, have[0] + add[0], cap, "storage"
-            if add[1] and have[1] + add[1] > mem:
-                return shard, have[1] + add[1], mem, "memory"
-        return None
+        if self.applied(row).dedicated and set_metadata:
+            self.admit(row, namespace, self.books.grown_where(row, namespace, filter, set_metadata))
 
 
 def _span(seconds: float) -> str:

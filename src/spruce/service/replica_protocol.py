@@ -34,6 +34,7 @@ __all__ = [
     "QueryRequest",
     "ReplicaClient",
     "ReplicaDown",
+    "TOKEN_HEADER",
     "WireRecord",
     "filter_json",
     "from_wire",
@@ -155,11 +156,20 @@ def filter_json(f: Filter) -> dict[str, Any]:
     return {field: {_OPS[type(f)]: fields["value"]}}
 
 
+#: The header that carries the replica token (replicas answer no one without it).
+TOKEN_HEADER = "x-spruce-replica-token"
+
+
 class ReplicaClient:
     """Keep-alive HTTP connections to one replica, one per calling thread."""
 
-    def __init__(self, host: str, port: int, *, timeout: float = 60.0) -> None:
+    def __init__(
+        self, host: str, port: int, *, timeout: float = 60.0, token: str | None = None
+    ) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        self._headers = {"Content-Type": "application/msgpack"}
+        if token:
+            self._headers[TOKEN_HEADER] = token
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -183,7 +193,7 @@ class ReplicaClient:
         for attempt in range(2):  # a kept-alive connection the replica closed: redial once
             conn = self._conn()
             try:
-                conn.request(method, path, body, {"Content-Type": "application/msgpack"})
+                conn.request(method, path, body, self._headers)
                 response = conn.getresponse()
                 data = response.read()
                 break

@@ -51,7 +51,7 @@ class ReplicaSpec:
 @dataclass(eq=False)
 class Replica:
     spec: ReplicaSpec
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | None  # None: on another host, registered by URL
     client: ReplicaClient
     inflight: int = 0
     retired: bool = False  # out of rotation: draining or dead
@@ -88,8 +88,10 @@ class Supervisor:
         host: str = "127.0.0.1",
         start_timeout: float = 120.0,
         on_death: Callable[[Replica], None] | None = None,
+        token: str | None = None,
     ) -> None:
         self.host = host
+        self.token = token
         self.start_timeout = start_timeout
         self.on_death = on_death
         self._live: set[Replica] = set()
@@ -109,9 +111,11 @@ class Supervisor:
         # One node = ``threads`` cores: BLAS and faiss must not fan out beyond them.
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(spec.threads)
+        if self.token:
+            env["SPRUCE_REPLICA_TOKEN"] = self.token  # not on the command line: ps shows it
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
         port = self._await_ready(proc)
-        replica = Replica(spec, proc, ReplicaClient(self.host, port))
+        replica = Replica(spec, proc, ReplicaClient(self.host, port, token=self.token))
         with self._lock:
             self._live.add(replica)
         return replica
@@ -144,22 +148,24 @@ class Supervisor:
         with self._lock:
             self._live.discard(replica)
         replica.client.close()
-        if replica.proc.poll() is None:
-            replica.proc.terminate()
+        proc = replica.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
             try:
-                replica.proc.wait(timeout=30)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                replica.proc.kill()
-                replica.proc.wait()
+                proc.kill()
+                proc.wait()
 
     def _watch(self) -> None:
         while not self._closed:
             time.sleep(0.5)
             with self._lock:
-                dead = [r for r in self._live if r.proc.poll() is not None]
+                dead = [r for r in self._live if r.proc is not None and r.proc.poll() is not None]
                 self._live.difference_update(dead)
             for replica in dead:
-                log.warning("read replica %s exited with %s", replica.url, replica.proc.returncode)
+                code = None if replica.proc is None else replica.proc.returncode
+                log.warning("read replica %s exited with %s", replica.url, code)
                 replica.retired = True
                 if self.on_death is not None:
                     self.on_death(replica)
@@ -168,14 +174,15 @@ class Supervisor:
         self._closed = True
         with self._lock:
             live, self._live = list(self._live), set()
-        for replica in live:
-            if replica.proc.poll() is None:
-                replica.proc.terminate()
-        for replica in live:
+        procs = [r.proc for r in live if r.proc is not None]
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
             try:
-                replica.proc.wait(timeout=10)
+                proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                replica.proc.kill()
+                proc.kill()
 
 
 class ReplicaSet:
@@ -236,6 +243,9 @@ class ReplicaSet:
             except ReplicaDown:
                 tried.add(replica)
                 log.warning("read replica %s is down; trying another", replica.url)
+                if replica.proc is None:  # a remote one re-registers when it is back
+                    replica.retired = True
+                    self.remove(replica)
             finally:
                 replica.leave()
 
