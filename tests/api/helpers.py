@@ -7,6 +7,7 @@ import warnings
 from typing import Any
 
 from pinecone import Pinecone, ServerlessSpec
+
 from tests.conftest import API_KEY, LiveServer
 
 _names = itertools.count()

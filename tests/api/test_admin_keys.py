@@ -11,6 +11,7 @@ import httpx
 import pytest
 from pinecone._internal.adapters.admin_adapter import AdminAdapter
 from pinecone.errors import UnauthorizedError
+
 from tests.api.helpers import client
 from tests.conftest import API_KEY, LiveServer
 

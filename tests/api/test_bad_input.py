@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import API_KEY, LiveServer
 

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from pinecone import ServerlessSpec
 from pinecone.errors import PineconeError
+
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import API_KEY, LiveServer
 

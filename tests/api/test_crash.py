@@ -7,6 +7,7 @@ import threading
 import time
 
 import httpx
+
 from tests.api.helpers import client, make_index
 from tests.conftest import API_KEY, LiveServer
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import LiveServer
 from tests.grpc.helpers import grpc_client

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from pinecone import Pinecone
 from pinecone.errors import ApiError, NotFoundError
+
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import API_KEY, LiveServer
 from tests.embeddings.reference import SENTENCES, reference_embeddings

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from pinecone import ApiError, Pinecone, ServerlessSpec
+
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import API_KEY, LiveServer
 

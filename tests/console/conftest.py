@@ -16,6 +16,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+
 from tests.conftest import API_KEY, LiveServer
 
 CHROMIUM = os.environ.get("SPRUCE_TEST_CHROMIUM", "/usr/bin/chromium")

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pinecone.errors import UnauthorizedError
+
 from tests.api.helpers import client, make_index
 from tests.conftest import API_KEY, LiveServer
 from tests.console.conftest import login, shot

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.embeddings.reference import SENTENCES
 
 from spruce.embeddings.bm25 import BM25, term_index, terms
 from spruce.errors import InvalidArgument
+from tests.embeddings.reference import SENTENCES
 
 
 def test_words_are_normalized_stop_words_dropped_plurals_stemmed() -> None:

@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from tests.embeddings.reference import SENTENCES, reference_embeddings
 
 from spruce.embeddings import Registry
 from spruce.embeddings.minilm import MiniLM
 from spruce.errors import InvalidArgument
+from tests.embeddings.reference import SENTENCES, reference_embeddings
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.engine.helpers import rec, sp, vec
 
 from spruce.engine.bulk import NamespaceBuilder
 from spruce.engine.namespace import Namespace
 from spruce.engine.store import IndexStore, encode_name
 from spruce.errors import InvalidArgument
+from tests.engine.helpers import rec, sp, vec
 
 
 def _build(path: Path, ids: list[str], *, segment_rows: int = 3, dimension: int = 2) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 from pinecone.grpc import PineconeGRPC
+
 from tests.conftest import API_KEY, LiveServer
 
 __all__ = ["grpc_client"]

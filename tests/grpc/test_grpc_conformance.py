@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pinecone import ApiError, NotFoundError, ServerlessSpec, UnauthorizedError
 from pinecone.grpc import GrpcIndex, PineconeGRPC
+
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import API_KEY, LiveServer
 from tests.grpc.helpers import grpc_client

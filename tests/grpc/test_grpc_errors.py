@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from tests.test_errors import _all_errors
-
 import grpc
+import pytest
+
 from spruce import errors
 from spruce.api.grpc.errors import GRPC_STATUS, status_for
 from spruce.api.rest.errors import HTTP_STATUS
+from tests.test_errors import _all_errors
 
 
 @pytest.mark.parametrize("cls", _all_errors(), ids=lambda c: c.__name__)

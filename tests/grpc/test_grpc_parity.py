@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from pinecone import PineconeError
+
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import LiveServer
 from tests.grpc.helpers import grpc_client

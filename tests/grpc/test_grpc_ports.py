@@ -10,14 +10,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from tests.api.helpers import client, make_index
-from tests.conftest import LiveServer
-from tests.grpc.helpers import grpc_client
 
 from spruce.api.grpc.servicer import VectorService
 from spruce.catalog import Catalog
 from spruce.errors import NotFound
 from spruce.service import Auth, ControlPlane, DataPlane, IndexRequest, Services
+from tests.api.helpers import client, make_index
+from tests.conftest import LiveServer
+from tests.grpc.helpers import grpc_client
 
 
 def _port(host: str) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from pinecone import Pinecone
+
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import LiveServer
 from tests.imports.emulators import Azurite, FakeGcs, Moto

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.fs as pafs
+
 from tests.conftest import free_port
 
 __all__ = ["AZURITE_ACCOUNT", "AZURITE_KEY", "Azurite", "FakeGcs", "Moto"]

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from pinecone import Pinecone
 from pinecone.errors import NotFoundError
+
 from tests.api.helpers import make_index, unique
 from tests.conftest import API_KEY
 from tests.imports.conftest import IndexFactory

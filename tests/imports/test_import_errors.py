@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 from pinecone import Pinecone
 from pinecone.errors import ApiError
+
 from tests.api.helpers import unique
 from tests.conftest import API_KEY
 from tests.imports.conftest import IndexFactory

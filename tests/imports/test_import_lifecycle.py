@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import API_KEY
 from tests.imports.conftest import EnvServer, start_server

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from pinecone import Pinecone
+
 from tests.conftest import API_KEY
 from tests.imports.conftest import Emulators, EnvServer, IndexFactory
 from tests.imports.emulators import AZURITE_ACCOUNT, AZURITE_KEY

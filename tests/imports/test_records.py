@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pyarrow as pa
-from tests.imports.helpers import sparse_column
 
 from spruce.imports.plan import IndexShape
 from spruce.imports.records import validate_batch
+from tests.imports.helpers import sparse_column
 
 DENSE = IndexShape(2, "cosine", "dense")
 SPARSE = IndexShape(None, "dotproduct", "sparse")

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from pinecone import Pinecone
+
 from tests.api.helpers import client
 from tests.conftest import API_KEY, LiveServer
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from pinecone import Pinecone, ServerlessSpec
 from pinecone.errors import ApiError
+
 from tests.api.helpers import unique
 from tests.conftest import API_KEY, LiveServer
 from tests.read_capacity.conftest import dedicated, raw_describe, replicas, settle

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from pinecone import Pinecone, ServerlessSpec
 from pinecone.errors import ApiError
+
 from tests.api.helpers import client, unique
 from tests.conftest import LiveServer
 from tests.read_capacity.conftest import dedicated, settle, start

@@ -25,10 +25,6 @@ import numpy as np
 import pytest
 from pinecone import ServerlessSpec
 from pinecone.errors import ApiError
-from tests.api.helpers import client, unique
-from tests.conftest import API_KEY, LiveServer
-from tests.imports.emulators import Moto
-from tests.read_capacity.conftest import FAST, dedicated, replicas, settle, start
 
 from spruce.engine.filters import parse_filter
 from spruce.engine.follower import Follower
@@ -37,6 +33,10 @@ from spruce.engine.options import EngineOptions
 from spruce.engine.ship import Mirror, Publisher
 from spruce.storage import BlobStore, Lease, StoreOptions, open_store
 from spruce.types import Record
+from tests.api.helpers import client, unique
+from tests.conftest import API_KEY, LiveServer
+from tests.imports.emulators import Moto
+from tests.read_capacity.conftest import FAST, dedicated, replicas, settle, start
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 TOKEN = "shared-replica-secret"

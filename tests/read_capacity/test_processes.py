@@ -16,9 +16,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 from pinecone import ServerlessSpec
-from tests.api.helpers import client, unique
-from tests.conftest import API_KEY
-from tests.read_capacity.conftest import FAST, dedicated, replicas, settle, start
 
 from spruce.service.replica_protocol import (
     FetchReply,
@@ -27,6 +24,9 @@ from spruce.service.replica_protocol import (
     QueryRequest,
     ReplicaClient,
 )
+from tests.api.helpers import client, unique
+from tests.conftest import API_KEY
+from tests.read_capacity.conftest import FAST, dedicated, replicas, settle, start
 
 
 def test_a_replica_started_by_hand(tmp_path: Path) -> None:

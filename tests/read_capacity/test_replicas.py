@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 from pinecone import Pinecone, ServerlessSpec
-from tests.api.helpers import unique
-from tests.conftest import LiveServer
-from tests.read_capacity.conftest import dedicated, replicas, settle
 
 from spruce.errors import Unauthenticated
 from spruce.service.replica_protocol import Health, ReplicaClient
+from tests.api.helpers import unique
+from tests.conftest import LiveServer
+from tests.read_capacity.conftest import dedicated, replicas, settle
 
 
 def _index(pc: Pinecone, server: LiveServer, name: str, capacity: dict[str, Any]) -> Any:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from pinecone import Pinecone, ServerlessSpec
 from pinecone.errors import ApiError
+
 from tests.api.helpers import client, unique
 from tests.conftest import API_KEY, LiveServer
 from tests.grpc.helpers import grpc_client

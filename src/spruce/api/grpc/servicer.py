@@ -14,9 +14,9 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import grpc
 from google.protobuf.message import Message
 
-import grpc
 from spruce.api.grpc import convert
 from spruce.api.grpc.errors import status_for
 from spruce.api.grpc.proto import db_data_2025_10_pb2 as pb
