@@ -12,6 +12,7 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 ORDER = [
     "spruce-inproc",
+    "spruce-inproc-sq8",
     "spruce-server",
     "numpy-exact",
     "faiss-hnsw",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -27,7 +28,21 @@ from tests.imports.helpers import (
     write,
 )
 
-DATASET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "pypi-minilm-50k"
+# The shared dataset sits beside the checkout; a clone elsewhere finds it by its
+# usual absolute place, or SPRUCE_DATASET_DIR.
+_NEARBY = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "pypi-minilm-50k"
+DATASET = next(
+    (
+        p
+        for p in (
+            Path(os.environ.get("SPRUCE_DATASET_DIR", "/nonexistent")),
+            _NEARBY,
+            Path("/work/shared/datasets/pypi-minilm-50k"),
+        )
+        if p.is_dir()
+    ),
+    _NEARBY,
+)
 
 
 def test_dense_import_loads_every_namespace(new_index: IndexFactory, tmp_path: Path) -> None:
