@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from spruce.engine import flush as flush_module
 from spruce.engine import namespace as namespace_module
+from spruce.engine import segment as segment_module
 from spruce.engine.namespace import Namespace
 from spruce.engine.ops import DeleteOp, encode_op
 from spruce.engine.wal import HEADER, encode_frame
@@ -187,7 +187,7 @@ def test_failed_flush_before_publish_keeps_state(
     def boom(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(flush_module, "write_segment", boom)
+    monkeypatch.setattr(segment_module, "write_segment", boom)
     with pytest.raises(OSError):
         ns.flush()
     assert not list((path / "segments").iterdir())

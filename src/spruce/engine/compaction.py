@@ -26,11 +26,11 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from spruce.engine.ann import BuildCancelled, HnswIndex
-from spruce.engine.fsutil import fsync_dir, remove_tree
+from spruce.engine.fsutil import remove_tree
 from spruce.engine.metaindex import MetaIndex
 from spruce.engine.options import EngineOptions
 from spruce.engine.recovery import Layout
-from spruce.engine.segment import SegmentCore, write_segment
+from spruce.engine.segment import SegmentCore, open_written
 
 __all__ = ["Merged", "Plan", "build", "plan"]
 
@@ -149,19 +149,9 @@ def build(
             offset += rows.size
             remaps.append((core.metaindex, remap))
         metaindex = MetaIndex.merge(total, remaps)
-        entry = write_segment(directory, name, table, vectors, ann)
-        fsync_dir(layout.segments)
-        core = SegmentCore(
-            directory,
-            entry,
-            dimension,
-            metric,
-            options.hnsw,
-            table=table,
-            ann=ann,
-            metaindex=metaindex,
+        core = open_written(
+            directory, name, table, vectors, ann, metaindex, dimension, metric, options.hnsw
         )
-        core.row_of("")  # build the id map here, not under the writer's lock
     except BaseException:
         remove_tree(directory)
         raise

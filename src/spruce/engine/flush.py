@@ -24,7 +24,7 @@ from spruce.engine.memtable import MemView
 from spruce.engine.metaindex import MetaIndex
 from spruce.engine.options import EngineOptions
 from spruce.engine.recovery import Layout
-from spruce.engine.segment import SegmentCore, records_table, write_segment
+from spruce.engine.segment import SegmentCore, open_written, records_table
 
 __all__ = ["Built", "build_flush_segment", "collect_garbage", "segment_name"]
 
@@ -70,20 +70,10 @@ def build_flush_segment(
         ann = None
         if vectors is not None and rows.size >= options.hnsw_min_rows:
             ann = HnswIndex.build(vectors, metric, options.hnsw)
-        entry = write_segment(directory, name, table, vectors, ann)
-        fsync_dir(layout.segments)
         metaindex = MetaIndex.build([metadatas[r] for r in row_list])
-        core = SegmentCore(
-            directory,
-            entry,
-            dimension,
-            metric,
-            options.hnsw,
-            table=table,
-            ann=ann,
-            metaindex=metaindex,
+        core = open_written(
+            directory, name, table, vectors, ann, metaindex, dimension, metric, options.hnsw
         )
-        core.row_of("")  # build the id map here, not under the writer's lock
     except BaseException:
         remove_tree(directory)
         raise

@@ -48,6 +48,7 @@ __all__ = [
     "Segment",
     "SegmentCore",
     "SegmentEntry",
+    "open_written",
     "records_table",
     "write_segment",
 ]
@@ -424,3 +425,25 @@ class Segment:
 
     def metadata_at(self, row: int) -> Metadata | None:
         return self.core.metadata_at(row)
+
+
+def open_written(
+    directory: Path,
+    name: str,
+    table: pa.Table,
+    vectors: npt.NDArray[np.float32] | None,
+    ann: HnswIndex | None,
+    metaindex: MetaIndex,
+    dimension: int | None,
+    metric: str,
+    hnsw: HnswParams,
+) -> SegmentCore:
+    """Write a new segment, make its directory entry durable, and open it from the
+    parts already in memory (flush and compaction both end this way)."""
+    entry = write_segment(directory, name, table, vectors, ann)
+    fsync_dir(directory.parent)
+    core = SegmentCore(
+        directory, entry, dimension, metric, hnsw, table=table, ann=ann, metaindex=metaindex
+    )
+    core.row_of("")  # build the id map here, not under the writer's lock
+    return core
