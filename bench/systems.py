@@ -316,6 +316,59 @@ class SpruceServer(System):
         self._stop()
 
 
+class SpruceServerGrpc(SpruceServer):
+    """The same server driven by the SDK's gRPC client (``PineconeGRPC``): upserts of
+    1,000 vectors (protobuf floats fit Pinecone's 2 MB cap) from 4 client threads."""
+
+    name = "spruce-server-grpc"
+
+    def _start(self, ef: int) -> None:
+        super()._start(ef)
+        from pinecone.grpc import PineconeGRPC
+
+        self.gpc = PineconeGRPC(
+            api_key="bench-key", host=f"http://127.0.0.1:{self.port}", grpc_scheme="http"
+        )
+
+    def ingest(self) -> float:
+        from pinecone import ServerlessSpec
+
+        self._start(self.knob)
+        self.pc.create_index(
+            name="bench",
+            dimension=self.ds.vectors.shape[1],
+            metric="cosine",
+            spec=ServerlessSpec(cloud="aws", region="us-east-1"),
+        )
+        self.host = self.pc.describe_index("bench").host
+        self.idx = self.client()
+        from concurrent.futures import ThreadPoolExecutor
+
+        def send(lo: int) -> None:
+            hi = min(lo + BATCH, len(self.ds.ids))
+            vecs = self.ds.vectors[lo:hi].tolist()
+            self.idx.upsert(
+                vectors=[(self.ds.ids[i], vecs[i - lo], self.ds.metadata(i)) for i in range(lo, hi)]
+            )
+
+        t = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(send, range(0, len(self.ds.ids), BATCH)))
+        self.index = {id: i for i, id in enumerate(self.ds.ids)}
+        return time.perf_counter() - t
+
+    def set_knob(self, knob: int) -> None:
+        if knob != self.knob:
+            self.knob = knob
+            self._stop()
+            self._start(knob)
+            self.idx = self.client()
+            self.idx.describe_index_stats()
+
+    def client(self) -> Any:
+        return self.gpc.Index(host=self.host)
+
+
 # -- peers --------------------------------------------------------------------------
 
 
@@ -488,6 +541,7 @@ SYSTEMS = {
         SpruceInProcess,
         SpruceInProcessSq8,
         SpruceServer,
+        SpruceServerGrpc,
         Chroma,
         MilvusLite,
         LanceDB,

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlparse
 
+import grpc
+import httpx
 import pytest
+from pinecone import GrpcIndex, PineconeValueError
 
+from spruce.api.grpc.proto import db_data_2025_10_pb2 as pb
+from spruce.api.grpc.proto import db_data_2025_10_pb2_grpc as pb_grpc
 from tests.api.helpers import client, make_index, unique
-from tests.conftest import LiveServer
+from tests.conftest import API_KEY, LiveServer
 from tests.grpc.helpers import grpc_client
 
 
@@ -192,3 +198,134 @@ def test_namespaces_api(index: Any) -> None:
     index.delete_namespace(namespace="alpha")
     index.delete_namespace(namespace="gamma")
     assert [ns.name for p in index.list_namespaces() for ns in p.namespaces] == ["beta"]
+
+
+def test_namespace_counts_survive_restarts(fresh_server: LiveServer) -> None:
+    """Counts come from each namespace's saved COUNT after a clean restart (none is
+    opened for them) and from the WAL after kill -9; either way they are exact."""
+    pc = client(fresh_server)
+    index = make_index(pc, "counts", dimension=4)
+    expected = {f"tenant-{i}": i + 1 for i in range(5)}
+    for name, n in expected.items():
+        index.upsert(vectors=[(f"v{j}", [1, j, 0, 0]) for j in range(n)], namespace=name)
+    index.delete(ids=["v0"], namespace="tenant-4")
+    expected["tenant-4"] -= 1
+
+    def check() -> None:
+        stats = index.describe_index_stats()
+        assert {k: v.vector_count for k, v in stats.namespaces.items()} == expected
+        assert stats.total_vector_count == sum(expected.values())
+        listed = {ns.name: ns.record_count for p in index.list_namespaces() for ns in p.namespaces}
+        assert listed == expected
+        assert index.describe_namespace(namespace="tenant-2").record_count == expected["tenant-2"]
+
+    check()
+    fresh_server.restart()  # a clean stop: every namespace leaves its COUNT file
+    counts = list((fresh_server.data_dir / "indexes").glob("*/ns-*/COUNT"))
+    assert len(counts) == len(expected)
+    check()
+    index.upsert(vectors=[("late", [0, 0, 1, 0])], namespace="tenant-0")  # only in the WAL
+    expected["tenant-0"] += 1
+    check()
+    fresh_server.kill()
+    fresh_server.start()
+    check()
+
+
+def _refused(index: Any, body: dict[str, Any], fragment: str) -> None:
+    """The server itself refuses ``body`` (the SDK checks these before sending), over
+    the transport ``index`` uses: 400 with Pinecone's body, or INVALID_ARGUMENT."""
+    if not isinstance(index, GrpcIndex):
+        response = httpx.post(
+            f"{index.host}/vectors/fetch_by_metadata",
+            headers={"Api-Key": API_KEY},
+            json=body,
+        )
+        assert response.status_code == 400, response.text
+        assert fragment in response.json()["message"]
+        return
+    req = pb.FetchByMetadataRequest(namespace=body.get("namespace", ""))
+    if "filter" in body:
+        req.filter.update(body["filter"])
+    if "limit" in body:
+        req.limit = body["limit"]
+    if "paginationToken" in body:
+        req.pagination_token = body["paginationToken"]
+    with grpc.insecure_channel(urlparse(index.host).netloc) as channel:
+        stub = pb_grpc.VectorServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.FetchByMetadata(req, metadata=(("api-key", API_KEY),))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fragment in (err.value.details() or "")
+
+
+def test_fetch_by_metadata(index: Any) -> None:
+    index.upsert(
+        vectors=[
+            {
+                "id": f"doc-{i:02d}",
+                "values": [i, 1, 0, 0],
+                "metadata": {"parity": "odd" if i % 2 else "even", "n": i},
+            }
+            for i in range(30)
+        ],
+        namespace="fbm",
+    )
+    index.upsert(vectors=[("doc-00", [1, 1, 1, 1], {"parity": "even"})], namespace="other")
+    flt = {"parity": {"$eq": "even"}, "n": {"$lt": 26}}
+    expected = [f"doc-{i:02d}" for i in range(0, 26, 2)]  # 13 ids
+    pages: list[list[str]] = []
+    token = None
+    while True:
+        page = index.fetch_by_metadata(filter=flt, namespace="fbm", limit=4, pagination_token=token)
+        assert page.namespace == "fbm"
+        assert page.usage is not None and page.usage.read_units >= 1
+        pages.append(sorted(page.vectors))
+        for vid, vec in page.vectors.items():
+            n = int(vid[4:])
+            assert vec.id == vid
+            assert vec.values == [float(n), 1.0, 0.0, 0.0]
+            assert vec.metadata == {"parity": "even", "n": n}
+        if page.pagination is None:
+            break
+        assert page.pagination.next
+        token = page.pagination.next
+    # Pages follow id order, like list(): 4 + 4 + 4 + 1, each id exactly once.
+    assert [len(p) for p in pages] == [4, 4, 4, 1]
+    assert [i for p in pages for i in p] == expected
+    # Without a limit the server's default page (100) holds them all.
+    whole = index.fetch_by_metadata(filter=flt, namespace="fbm")
+    assert sorted(whole.vectors) == expected and whole.pagination is None
+    assert index.fetch_by_metadata(filter={"n": 99}, namespace="fbm").vectors == {}
+    assert index.fetch_by_metadata(filter={"n": 1}, namespace="nowhere").vectors == {}
+
+    # A write is visible to the next read: upsert, update and delete.
+    index.upsert(vectors=[("doc-a", [0, 0, 1, 0], {"parity": "even", "n": 1})], namespace="fbm")
+    index.update(id="doc-02", set_metadata={"parity": "odd"}, namespace="fbm")
+    index.delete(ids=["doc-04"], namespace="fbm")
+    now = index.fetch_by_metadata(filter=flt, namespace="fbm", limit=100)
+    assert sorted(now.vectors) == sorted(
+        [i for i in expected if i not in ("doc-02", "doc-04")] + ["doc-a"]
+    )
+    assert now.vectors["doc-a"].metadata == {"parity": "even", "n": 1}
+    raw = httpx.post(
+        f"{index.host}/vectors/fetch_by_metadata",
+        headers={"Api-Key": API_KEY},
+        json={"filter": {"n": 1}, "namespace": "fbm"},
+    )
+    assert raw.status_code == 200 and int(raw.headers["x-pinecone-max-indexed-lsn"]) >= 1
+    assert set(raw.json()["vectors"]) == {"doc-01", "doc-a"} and "pagination" not in raw.json()
+
+    # The SDK refuses an empty filter or a limit out of range before sending ...
+    with pytest.raises(PineconeValueError):
+        index.fetch_by_metadata(filter={}, namespace="fbm")
+    for limit in (0, 10_001):
+        with pytest.raises(PineconeValueError):
+            index.fetch_by_metadata(filter=flt, namespace="fbm", limit=limit)
+    # ... and so does the server, with Pinecone's messages.
+    empty = "Empty filter provided for fetch by metadata request"
+    _refused(index, {"filter": {}, "namespace": "fbm"}, empty)
+    _refused(index, {"namespace": "fbm"}, empty)
+    for limit in (0, 10_001):
+        _refused(index, {"filter": flt, "limit": limit}, "must be between 1 and 10000")
+    _refused(index, {"filter": flt, "paginationToken": "not-a-token"}, "Invalid pagination token")

@@ -233,6 +233,41 @@ def test_list_ids_order_and_pagination(tmp_path: Path) -> None:
     assert ns.list_ids(prefix="a", limit=3) == ["a", "a0", "a10"]
 
 
+def test_ids_where_order_and_pagination(tmp_path: Path) -> None:
+    ns = open_ns(tmp_path, flush_rows=4)  # rows spread over segments and the memtable
+    ids = ["b", "a2", "a10", "a1", "c", "ab", "a", "é", "Z", "d", "e"]
+    ns.upsert(
+        [rec(i, 1, 0, metadata={"k": "x" if n % 3 else "y", "n": n}) for n, i in enumerate(ids)]
+    )
+    ns.flush()
+    ns.upsert([rec("a3", 0, 1, metadata={"k": "x", "n": 50})])  # in the memtable
+    xs = f({"k": "x"})
+    want = sorted([i for n, i in enumerate(ids) if n % 3] + ["a3"])
+    assert ns.ids_where(xs, limit=100) == want
+    assert ns.ids_where(xs, limit=3) == want[:3]
+    assert ns.ids_where(xs, limit=3, after="a10") == [i for i in want if i > "a10"][:3]
+    assert ns.ids_where(xs, limit=0) == []
+    assert ns.ids_where(f({"n": {"$gte": 100}})) == []
+    pages: list[str] = []
+    after = None
+    while page := ns.ids_where(xs, limit=2, after=after):
+        pages.extend(page)
+        after = page[-1]
+    assert pages == want
+    # Deletes and metadata updates show at once, in segments and the memtable alike.
+    ns.delete(["a2", "a3"])
+    ns.update_where(f({"n": 4}), {"k": "y"})  # "c" leaves the match
+    ns.upsert([rec("a0", 1, 1, metadata={"k": "x"})])
+    now = [i for i in want if i not in ("a2", "a3", "c")] + ["a0"]
+    assert ns.ids_where(xs) == sorted(now)
+    records = ns.fetch_where(xs, limit=2, after="a")
+    assert [r.id for r in records] == sorted(now)[1:3] == ["a0", "a10"]
+    assert records[0].metadata == {"k": "x"}
+    assert records[0].values is not None and list(records[0].values) == [1.0, 1.0]
+    with pytest.raises(InvalidArgument):
+        ns.ids_where(xs, limit=-1)
+
+
 def test_count_and_lsn(tmp_path: Path) -> None:
     ns = open_ns(tmp_path)
     assert ns.lsn == 0 and ns.count() == 0

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
+import struct
+import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from spruce.engine.namespace import Namespace
+from spruce.engine.options import EngineOptions
 from spruce.engine.store import IndexStore, decode_name, encode_name
 from spruce.errors import InvalidArgument, Unavailable
 
@@ -131,3 +137,149 @@ def test_encoding_round_trips(name: str) -> None:
     assert "/" not in encoded and encoded not in (".", "..") and len(encoded.encode()) < 255
     if encoded.startswith("ns-"):
         assert decode_name(encoded) == name
+
+
+# -- record counts without opening namespaces (engine/countfile.py) -------------------
+
+
+def _spy_opens(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every ``Namespace.open`` from here on, by path."""
+    opened: list[Path] = []
+    original = Namespace.open.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: type[Namespace], path: Path, **kwargs: Any) -> Namespace:
+        opened.append(path)
+        return original(cls, path, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Namespace, "open", classmethod(spy))
+    return opened
+
+
+def _fill(s: IndexStore, n: int) -> dict[str, int]:
+    """``n`` small namespaces in varied states; returns the expected counts."""
+    expected: dict[str, int] = {}
+    for i in range(n):
+        name = f"tenant-{i:05d}"
+        ns = s.get(name, create=True)
+        assert ns is not None
+        rows = i % 4 if i % 500 else 25  # a few pass flush_rows (background flush)
+        if rows:
+            ns.upsert([rec(f"r{j}", 1, j) for j in range(rows)])
+        if i % 7 == 0 and rows:
+            ns.delete(["r0"])  # a tombstone in the WAL
+            rows -= 1
+        if i % 11 == 0:
+            ns.flush()  # some with their records in segments, the WAL rotated
+        if i % 13 == 0 and rows:
+            ns.upsert([rec("r0", 0, 1)])  # overwrite or re-add after the flush
+            rows = max(rows, 1) if i % 7 else rows + 1
+        expected[name] = rows
+    return expected
+
+
+def test_many_namespaces_are_counted_without_opening(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Durability is not under test here; 2,000 namespaces with fsync take a minute.
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
+    root = tmp_path / "idx"
+    s = store(root)
+    expected = _fill(s, 2_000)
+    assert {n: s.count(n) for n in s.names()} == expected  # open namespaces count live
+    s.close()
+
+    s = store(root)
+    opened = _spy_opens(monkeypatch)
+    assert {n: s.count(n) for n in s.names()} == expected
+    assert s.count("no-such-namespace") is None
+    assert opened == []
+
+    # A write is seen by the next count; the namespace is open now and counts itself.
+    ns = s.get("tenant-00001", create=False)
+    assert ns is not None
+    ns.upsert([rec("extra", 1, 1)])
+    expected["tenant-00001"] += 1
+    assert s.count("tenant-00001") == expected["tenant-00001"]
+    assert s.drop("tenant-00002") and s.count("tenant-00002") is None
+    del expected["tenant-00002"]
+    fresh = s.get("brand-new", create=True)  # created (and opened) after the listing
+    assert fresh is not None and s.count("brand-new") == 0
+    expected["brand-new"] = 0
+    s.close()
+
+    s = store(root)
+    opened.clear()
+    assert {n: s.count(n) for n in s.names()} == expected
+    assert opened == []
+    s.close()
+
+
+def test_counts_stay_exact_after_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "idx"
+    # No background flush or compaction, so copying the tree is a consistent crash image.
+    quiet = EngineOptions(auto_compact=False)
+    s = IndexStore(root, dimension=2, metric="cosine", flush_rows=1_000, options=quiet)
+    for name in ["clean", "grown", "flushed", "torn", "emptied", "old"]:
+        ns = s.get(name, create=True)
+        assert ns is not None
+        ns.upsert([rec("a", 1, 0), rec("b", 0, 1)])
+    s.close()  # every namespace leaves its COUNT
+
+    s = IndexStore(root, dimension=2, metric="cosine", flush_rows=1_000, options=quiet)
+    grown, flushed, emptied = (s.get(n, create=False) for n in ["grown", "flushed", "emptied"])
+    assert grown is not None and flushed is not None and emptied is not None
+    grown.upsert([rec("c", 1, 1)])  # unflushed: only in the WAL
+    flushed.upsert([rec("c", 1, 1)])
+    flushed.flush()  # the WAL rotated
+    flushed.delete(["a"])
+    emptied.delete(["a", "b"])
+    assert s.get("clean", create=False) is not None  # opened for reading only
+    crashed = tmp_path / "crashed"
+    shutil.copytree(root, crashed)  # the disk as kill -9 would leave it: no close
+    s.close()
+
+    torn_wal = max((crashed / encode_name("torn") / "wal").glob("*.wal"))
+    with open(torn_wal, "ab") as f:
+        f.write(b"\x07\x00\x00\x00partial")  # an append cut short, never acknowledged
+    (crashed / encode_name("old") / "COUNT").unlink()  # data from before COUNT files
+    expected = {"clean": 2, "grown": 3, "flushed": 2, "torn": 2, "emptied": 0, "old": 2}
+
+    opened = _spy_opens(monkeypatch)
+    s = store(crashed)
+    assert {n: s.count(n) for n in s.names()} == expected
+    assert sorted(p.name for p in opened) == sorted(
+        encode_name(n) for n in ["grown", "flushed", "torn", "emptied", "old"]
+    )
+    assert s._open == {}  # counted and closed again, not kept open
+    opened.clear()
+    assert {n: s.count(n) for n in s.names()} == expected  # the COUNTs were rewritten
+    assert opened == []
+    live = {n: s.get(n, create=False) for n in s.names()}
+    assert {n: len(ns.list_ids()) for n, ns in live.items() if ns is not None} == expected
+    s.close()
+
+
+def test_a_damaged_count_file_is_ignored(tmp_path: Path) -> None:
+    root = tmp_path / "idx"
+    s = store(root)
+    ns = s.get("a", create=True)
+    assert ns is not None
+    ns.upsert([rec("x", 1, 0), rec("y", 0, 1)])
+    s.close()
+    count_file = root / encode_name("a") / "COUNT"
+    # The layout of docs/FORMAT.md section 8.
+    [wal] = (root / encode_name("a") / "wal").glob("*.wal")
+    magic, version, lsn, count, wal_first, wal_bytes, crc = struct.unpack(
+        "<8sIQQQQI", count_file.read_bytes()
+    )
+    assert (magic, version, lsn, count) == (b"SPRCCNT\x00", 1, 1, 2)
+    assert (wal_first, wal_bytes) == (int(wal.stem), wal.stat().st_size)
+    assert crc == zlib.crc32(count_file.read_bytes()[:44])
+    data = bytearray(count_file.read_bytes())
+    data[20] ^= 0xFF  # the count itself: the CRC no longer matches
+    count_file.write_bytes(bytes(data))
+    s = store(root)
+    assert s.count("a") == 2
+    count_file.write_bytes(b"")
+    assert s.count("a") == 2
+    s.close()

@@ -40,6 +40,7 @@ class KeyCatalog:
         # SQLite connections are not thread-safe: share the Catalog's and its lock.
         self._db = catalog._db
         self._lock = catalog._lock
+        self._catalog = catalog
 
     def project(self, project_id: str) -> ProjectRow | None:
         with self._lock:
@@ -69,17 +70,15 @@ class KeyCatalog:
     def insert(self, project_id: str, key: str, name: str) -> KeyRow:
         digest = _hash_key(key)
         now = time.time()
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO api_keys (hash, project_id, name, created_at) VALUES (?, ?, ?, ?)",
-                (digest, project_id, name, now),
-            )
+        self._catalog.write(
+            "INSERT INTO api_keys (hash, project_id, name, created_at) VALUES (?, ?, ?, ?)",
+            (digest, project_id, name, now),
+        )
         return KeyRow(key_id(digest), project_id, name, now)
 
     def delete(self, project_id: str, wanted: str) -> bool:
         for digest, row in self._rows(project_id):
             if row.id == wanted:
-                with self._lock:
-                    self._db.execute("DELETE FROM api_keys WHERE hash=?", (digest,))
+                self._catalog.write("DELETE FROM api_keys WHERE hash=?", (digest,))
                 return True
         return False

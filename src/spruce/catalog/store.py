@@ -108,7 +108,24 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._lock = threading.Lock()
+        # Every data-plane request resolves its key and its index; both are cached here.
+        # Only this process writes the catalog, and every write of keys or indexes
+        # clears the caches under the lock that fills them, so a hit is never stale.
+        # Index rows are cached as the stored tuple: each caller gets its own IndexRow.
+        self._key_cache: dict[str, str | None] = {}
+        self._index_cache: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._migrate()
+
+    def write(self, sql: str, args: tuple[Any, ...] = ()) -> None:
+        """One statement that changes keys or indexes (used by KeyCatalog too)."""
+        with self._lock:
+            self._db.execute(sql, args)
+            self._forget()
+
+    def _forget(self) -> None:
+        """Drop cached reads; the caller holds ``_lock``."""
+        self._key_cache.clear()
+        self._index_cache.clear()
 
     def _migrate(self) -> None:
         with self._lock:
@@ -136,40 +153,50 @@ class Catalog:
             return self._db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None
 
     def add_key(self, project_id: str, key: str, name: str = "default") -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO api_keys VALUES (?, ?, ?, ?)",
-                (_hash_key(key), project_id, name, time.time()),
-            )
+        self.write(
+            "INSERT OR IGNORE INTO api_keys VALUES (?, ?, ?, ?)",
+            (_hash_key(key), project_id, name, time.time()),
+        )
 
     def project_for_key(self, key: str) -> str | None:
+        if key in self._key_cache:  # a dict read is atomic; fills happen under the lock
+            return self._key_cache.get(key)
         with self._lock:
             row = self._db.execute(
                 "SELECT project_id FROM api_keys WHERE hash=?", (_hash_key(key),)
             ).fetchone()
-        return str(row[0]) if row else None
+            found = str(row[0]) if row else None
+            if len(self._key_cache) >= _CACHE_MAX:  # bounded: callers choose the keys
+                self._key_cache.clear()
+            self._key_cache[key] = found
+        return found
 
     # -- indexes ---------------------------------------------------------------
 
     def create_index(self, project_id: str, name: str, spec: dict[str, Any]) -> IndexRow:
         row = IndexRow(project_id, name, secrets.token_hex(8), "Initializing", time.time(), spec)
-        with self._lock:
-            try:
-                self._db.execute(
-                    "INSERT INTO indexes VALUES (?, ?, ?, ?, ?, ?)",
-                    (project_id, name, row.uid, row.state, json.dumps(spec), row.created_at),
-                )
-            except sqlite3.IntegrityError:
-                raise AlreadyExists("Resource already exists") from None
+        try:
+            self.write(
+                "INSERT INTO indexes VALUES (?, ?, ?, ?, ?, ?)",
+                (project_id, name, row.uid, row.state, json.dumps(spec), row.created_at),
+            )
+        except sqlite3.IntegrityError:
+            raise AlreadyExists("Resource already exists") from None
         return row
 
     def get_index(self, project_id: str, name: str) -> IndexRow:
-        with self._lock:
-            found = self._db.execute(
-                "SELECT project_id, name, uid, state, created_at, spec FROM indexes"
-                " WHERE project_id=? AND name=?",
-                (project_id, name),
-            ).fetchone()
+        found = self._index_cache.get((project_id, name))
+        if found is None:
+            with self._lock:
+                found = self._db.execute(
+                    "SELECT project_id, name, uid, state, created_at, spec FROM indexes"
+                    " WHERE project_id=? AND name=?",
+                    (project_id, name),
+                ).fetchone()
+                if found is not None:
+                    if len(self._index_cache) >= _CACHE_MAX:
+                        self._index_cache.clear()
+                    self._index_cache[(project_id, name)] = found
         if found is None:
             raise NotFound(f"Resource {name} not found")
         return _row(found)
@@ -191,16 +218,17 @@ class Catalog:
             row.spec = spec
         if state is not None:
             row.state = state
-        with self._lock:
-            self._db.execute(
-                "UPDATE indexes SET spec=?, state=? WHERE uid=?",
-                (json.dumps(row.spec), row.state, row.uid),
-            )
+        self.write(
+            "UPDATE indexes SET spec=?, state=? WHERE uid=?",
+            (json.dumps(row.spec), row.state, row.uid),
+        )
         return row
 
     def delete_index(self, row: IndexRow) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM indexes WHERE uid=?", (row.uid,))
+        self.write("DELETE FROM indexes WHERE uid=?", (row.uid,))
+
+
+_CACHE_MAX = 4096
 
 
 def _row(found: tuple[Any, ...]) -> IndexRow:

@@ -114,10 +114,12 @@ class HnswIndex:
         params: HnswParams,
         base: HnswIndex | None = None,
         stop: Callable[[], bool] | None = None,
+        threads: Callable[[], int] | None = None,
     ) -> HnswIndex:
         """A new index over ``vectors``; with ``base``, a copy of it extended by the rows
         after ``base.rows`` (which must be the first rows of ``vectors``). Checks
-        ``stop`` between chunks and raises ``BuildCancelled`` when it is true."""
+        ``stop`` between chunks and raises ``BuildCancelled`` when it is true; asks
+        ``threads`` (default: every core) how many threads the next chunk may use."""
         n, dimension = vectors.shape
         data = _prepared(vectors, metric)
         storage = _new_storage(dimension, metric, params.storage)
@@ -137,10 +139,11 @@ class HnswIndex:
             index.ntotal = base.rows
             index.hnsw.efConstruction = params.ef_construction
             start = base.rows
-        faiss.omp_set_num_threads(os.cpu_count() or 1)  # builds use every core
         for lo in range(start, n, _ADD_CHUNK):
             if stop is not None and stop():
                 raise BuildCancelled
+            # OpenMP keeps this per calling thread: a build never throttles searches.
+            faiss.omp_set_num_threads(threads() if threads else (os.cpu_count() or 1))
             index.add(data[lo : lo + _ADD_CHUNK])
         return cls(index, storage, metric, params)
 

@@ -105,6 +105,7 @@ def build(
     metric: str,
     options: EngineOptions,
     stop: Callable[[], bool],
+    threads: Callable[[], int] | None = None,
 ) -> Merged | None:
     """Write the merged segment; None if ``stop()`` turned true or nothing is left."""
     taken: list[npt.NDArray[np.intp]] = []
@@ -136,7 +137,9 @@ def build(
         if vectors is not None and (total >= options.hnsw_min_rows or the_plan.base is not None):
             base = None if the_plan.base is None else the_plan.base.ann
             try:
-                ann = HnswIndex.build(vectors, metric, options.hnsw, base=base, stop=stop)
+                ann = HnswIndex.build(
+                    vectors, metric, options.hnsw, base=base, stop=stop, threads=threads
+                )
             except BuildCancelled:
                 return None
         if stop():

@@ -64,7 +64,7 @@ class Memtable:
             self._grow()
         if values is not None:
             self._vectors[row] = values
-            self._norms[row] = np.sqrt(np.dot(values, values))
+            self._norms[row] = _row_norms(self._vectors[row : row + 1])[0]
         self._ids.append(id)
         self._sparse.append(sparse)
         self._metadata.append(copy_metadata(metadata))
@@ -73,6 +73,39 @@ class Memtable:
         self._n += 1
         self._live_count += 1
         self._latest[id] = row  # last: a reader that finds this row finds it complete
+
+    def put_many(
+        self,
+        ids: Sequence[str],
+        vectors: npt.NDArray[np.float32] | None,
+        sparse: Sequence[SparseVector | None],
+        metadata: Sequence[Metadata | None],
+    ) -> None:
+        """``put`` for a batch of distinct ids, appended as one block.
+
+        The engine hands over ``metadata`` it owns (validated copies or freshly decoded
+        WAL records), so it is stored without another copy.
+        """
+        for id in self._latest.keys() & set(ids):
+            old = self.row_of(id)
+            if old is not None:
+                self.kill(old)
+        start, n = self._n, len(ids)
+        while start + n > len(self._live):
+            self._grow()
+        end = start + n
+        if vectors is not None:
+            self._vectors[start:end] = vectors
+            self._norms[start:end] = _row_norms(self._vectors[start:end])
+        latest = self._latest
+        self._ids.extend(ids)
+        self._sparse.extend(sparse)
+        self._metadata.extend(md or None for md in metadata)
+        self._prev.extend(latest.get(id, -1) for id in ids)
+        self._live[start:end] = True
+        self._n = end
+        self._live_count += n
+        latest.update(zip(ids, range(start, end), strict=True))  # last, as in put()
 
     def kill(self, row: int) -> None:
         if self._live_shared:
@@ -155,6 +188,12 @@ class Memtable:
             return mask[:n]
 
 
+def _row_norms(block: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    # Row by row with one kernel, so a row's norm does not depend on its batch.
+    norms: npt.NDArray[np.float32] = np.sqrt(np.einsum("ij,ij->i", block, block))
+    return norms
+
+
 class MemView:
     """An immutable view of a memtable's first ``n`` rows; a ``RowSource``."""
 
@@ -194,6 +233,15 @@ class MemView:
     def row_of(self, id: str) -> int | None:
         row = self._mem._row_before(id, self._n)
         return row if row is not None and self._live[row] else None
+
+    def rows_of(self, ids: set[str]) -> dict[str, int]:
+        """``row_of`` for many ids at once: the live ones among them."""
+        out = {}
+        for id in self._mem._latest.keys() & ids:
+            row = self.row_of(id)
+            if row is not None:
+                out[id] = row
+        return out
 
     def filter_mask(self, filter: Filter) -> npt.NDArray[np.bool_]:
         return self._mem._filter_mask(filter, self._n)

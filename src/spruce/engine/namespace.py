@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ import numpy.typing as npt
 
 from spruce.engine import compaction, validate
 from spruce.engine.background import COMPACTOR, FLUSHER, TIMERS
+from spruce.engine.countfile import write_count
 from spruce.engine.filters import Filter
 from spruce.engine.flush import build_flush_segment, collect_garbage, segment_name
 from spruce.engine.manifest import Manifest, write_manifest
@@ -66,6 +68,7 @@ METRICS: frozenset[str] = frozenset({"cosine", "euclidean", "dotproduct"})
 WAL_FLUSH_BYTES = 64 << 20
 # Longest a writer waits for background flushes before going on regardless.
 _BACKPRESSURE_S = 30.0
+_BUSY_S = 2.0  # a write this recent means ingest is under way (see _build_threads)
 
 # Where a live id is in the writer's state: ("mem" | "frozen" | "seg", index, row).
 _Found = tuple[str, int, int]
@@ -294,13 +297,34 @@ class Namespace:
             vectors = np.frombuffer(op.vectors, dtype="<f4").reshape(n, self._dimension)
         elif self._dimension is not None:
             raise Corruption(f"LSN {op.lsn}: dense vectors missing")
-        for i, id in enumerate(op.ids):
-            if id not in self._mem:  # the memtable replaces its own rows in put()
-                found = self._find(id)
-                if found is not None:
-                    self._kill(found)
-            row = None if vectors is None else vectors[i]
-            self._mem.put(id, row, sparse_from_wire(op.sparse[i]), op.metadata[i])
+        sparse = [sparse_from_wire(s) for s in op.sparse]
+        if len(set(op.ids)) < n:  # repeated ids: one at a time, the last one wins
+            for i, id in enumerate(op.ids):
+                if id not in self._mem:  # the memtable replaces its own rows in put()
+                    found = self._find(id)
+                    if found is not None:
+                        self._kill(found)
+                row = None if vectors is None else vectors[i]
+                self._mem.put(id, row, sparse[i], op.metadata[i])
+            return
+        self._kill_elsewhere({id for id in op.ids if id not in self._mem})
+        self._mem.put_many(op.ids, vectors, sparse, op.metadata)
+
+    def _kill_elsewhere(self, ids: set[str]) -> None:
+        """Kill the live rows of ``ids`` in frozen memtables and segments, set-wise
+        (``_find`` for a whole batch; an id is live in at most one place)."""
+        for i in range(len(self._frozen) - 1, -1, -1):
+            if not ids:
+                return
+            for id, row in self._frozen[i][1].rows_of(ids).items():
+                self._kill(("frozen", i, row))
+                ids.discard(id)
+        for i in range(len(self._segments)):
+            if not ids:
+                return
+            for id, row in self._segments[i].rows_of(ids).items():
+                self._kill(("seg", i, row))
+                ids.discard(id)
 
     def _apply_update(
         self,
@@ -418,6 +442,21 @@ class Namespace:
         if limit < 0:
             raise InvalidArgument("limit must not be negative")
         return self._snapshot().list_ids(prefix, limit, after)
+
+    def ids_where(self, filter: Filter, *, limit: int = 100, after: str | None = None) -> list[str]:
+        """Up to ``limit`` live ids matching ``filter``, in id order, above ``after``."""
+        if limit < 0:
+            raise InvalidArgument("limit must not be negative")
+        return [src.id_at(row) for src, row in self._snapshot().rows_where(filter, limit, after)]
+
+    def fetch_where(
+        self, filter: Filter, *, limit: int = 100, after: str | None = None
+    ) -> list[Record]:
+        """The records ``ids_where`` names, read from the same snapshot."""
+        if limit < 0:
+            raise InvalidArgument("limit must not be negative")
+        rows = self._snapshot().rows_where(filter, limit, after)
+        return [_record(src, row, True, True) for src, row in rows]
 
     def count(self, filter: Filter | None = None) -> int:
         view = self._snapshot()
@@ -596,10 +635,18 @@ class Namespace:
                     self._metric,
                     self._options,
                     stop=lambda: self._closed is not None,
+                    threads=self._build_threads,
                 )
                 if merged is None and self._closed is not None:
                     return
                 self._publish_compaction(the_plan, merged)
+
+    def _build_threads(self) -> int:
+        """Graph-build threads: while writes arrive, leave one core to them (the graph
+        catches up once they stop; an upsert should not wait for it)."""
+        cores = os.cpu_count() or 1
+        busy = time.monotonic() - self._last_write < _BUSY_S
+        return cores - 1 if busy and cores > 1 else cores
 
     def _publish_compaction(
         self, the_plan: compaction.Plan, merged: compaction.Merged | None
@@ -660,13 +707,35 @@ class Namespace:
             except Exception:
                 log.exception("flush while closing %s failed", self._layout.root)
         with self._lock:
-            if self._closed is None:
+            was_open = self._closed is None
+            if was_open:
                 self._closed = Unavailable("namespace is closed")
             TIMERS.cancel(self)
             self._changed.notify_all()
         # Background jobs check the flag; wait for one in progress to stop.
         with self._flush_mutex, self._compact_mutex:
             pass
+        if was_open:
+            self._save_count()
+
+    def _save_count(self) -> None:
+        """Leave the record count in ``COUNT`` so that listing namespaces with their
+        counts (``IndexStore.count``) need not open this one again (countfile.py)."""
+        with self._lock:
+            if self.failed or self._wal is None:
+                return  # memory may not match the disk: say nothing rather than guess
+            lsn, count, wal = self._lsn, self._view.count(), self._wal
+        try:
+            write_count(
+                self._layout,
+                lsn=lsn,
+                count=count,
+                wal_first_lsn=int(wal.path.stem),
+                wal_bytes=wal.size,
+            )
+        except (OSError, ValueError):
+            # Only a cache: without it the next count opens the namespace, as before.
+            log.warning("could not save the record count of %s", self._layout.root, exc_info=True)
 
     @property
     def failed(self) -> bool:

@@ -274,13 +274,17 @@ class SegmentCore:
         return file_name, zlib.crc32(data)
 
     def row_of(self, id: str) -> int | None:
+        return self.id_map().get(id)
+
+    def id_map(self) -> dict[str, int]:
+        """id -> row, built on first use."""
         index = self._row_of
         if index is None:
             with self._lazy:
                 if self._row_of is None:
                     self._row_of = {id: row for row, id in enumerate(self.ids)}
                 index = self._row_of
-        return index.get(id)
+        return index
 
     def sorted_rows(self) -> npt.NDArray[np.intp]:
         """Row numbers in id order (for list_ids), computed once."""
@@ -375,6 +379,12 @@ class Segment:
     def row_of(self, id: str) -> int | None:
         row = self.core.row_of(id)
         return row if row is not None and self.live[row] else None
+
+    def rows_of(self, ids: set[str]) -> dict[str, int]:
+        """``row_of`` for many ids at once: the live ones among them."""
+        index = self.core.id_map()
+        live = self.live
+        return {id: row for id in index.keys() & ids if live[row := index[id]]}
 
     def filter_mask(self, filter: Filter) -> npt.NDArray[np.bool_]:
         return self.core.filter_mask(filter)

@@ -3,7 +3,8 @@
 Namespace names are arbitrary unicode, so they are encoded into directory names
 (``encode_name``; rules in docs/FORMAT.md). Namespaces are opened on first ``get`` and
 then cached; listing them is one directory scan, so an index with 100,000 namespaces
-costs nothing until a namespace is used.
+costs nothing until a namespace is used. Their record counts come from each closed
+namespace's ``COUNT`` file (``count``), so listing them with counts opens none either.
 
 A namespace directory is built under a temporary dot-name and renamed into place, so it
 either exists complete or not at all; dropping renames it away first for the same reason.
@@ -17,6 +18,7 @@ import threading
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
+from spruce.engine.countfile import read_count
 from spruce.engine.fsutil import fsync_dir, remove_tree, temp_name, write_synced
 from spruce.engine.namespace import Metric, Namespace
 from spruce.engine.options import EngineOptions
@@ -216,13 +218,41 @@ class IndexStore:
             remove_tree(path)
         return None
 
-    def _count_locked(self, name: str) -> int:
+    def count(self, namespace: str) -> int | None:
+        """Live records in ``namespace`` (None if it does not exist), exact like
+        ``Namespace.count``, without opening a namespace that is not open already.
+
+        An open namespace counts itself. A closed one answers from the ``COUNT`` file its
+        last clean close left (engine/countfile.py) while that is still exact, so listing
+        100,000 namespaces with their counts opens none of them. Otherwise (a crash, or
+        data from before COUNT files) it is opened, counted and closed again, which
+        writes the file for next time; keeping it open instead would leave every
+        namespace of the index in memory after one listing.
+        """
+        with self._lock:
+            return self._count_locked(namespace)
+
+    def _count_locked(self, name: str) -> int | None:
+        """``count``; the caller holds the store lock, so nothing opens the namespace
+        meanwhile."""
         ns = self._open.get(name)
         if ns is not None and not ns.failed:
             return ns.count()
         path = self._dir(name)
+        if ns is None:
+            # Tried first: it is the common case, and a present COUNT proves the
+            # directory exists without another stat.
+            persisted = read_count(path)
+            if persisted is not None:
+                return persisted
+        if not path.is_dir():
+            return None
         ns = Namespace.open(
-            path, dimension=self.dimension, metric=self.metric, options=self.options
+            path,
+            dimension=self.dimension,
+            metric=self.metric,
+            flush_rows=self.flush_rows,
+            options=self.options,
         )
         try:
             return ns.count()

@@ -95,6 +95,19 @@ def check_records(
     list[str], npt.NDArray[np.float32] | None, list[SparseVector | None], list[Metadata | None]
 ]:
     """An upsert batch as ids, stacked dense values, sparse vectors and metadata (copies)."""
+    if dimension is not None and records:
+        # The common case, checked as one matrix; anything odd takes the per-record
+        # path below, which names the offending record.
+        try:
+            stacked = np.array([rec.values for rec in records], dtype=np.float32)
+        except (TypeError, ValueError):
+            stacked = None
+        if (
+            stacked is not None
+            and stacked.shape == (len(records), dimension)
+            and np.isfinite(stacked).all()
+        ):
+            return ([check_id(rec.id) for rec in records], stacked, *_check_rest(records))
     ids: list[str] = []
     dense: list[npt.NDArray[np.float32]] = []
     sparse: list[SparseVector | None] = []
@@ -112,3 +125,15 @@ def check_records(
     if dimension is None or not ids:
         return ids, None, sparse, metadata
     return ids, np.stack(dense), sparse, metadata
+
+
+def _check_rest(
+    records: Sequence[Record],
+) -> tuple[list[SparseVector | None], list[Metadata | None]]:
+    sparse: list[SparseVector | None] = []
+    metadata: list[Metadata | None] = []
+    for i, rec in enumerate(records):
+        sparse.append(None if rec.sparse is None else check_sparse(rec.sparse, f"record {i}"))
+        md = rec.metadata
+        metadata.append(None if md is None else check_metadata(md, f"record {i}") or None)
+    return sparse, metadata

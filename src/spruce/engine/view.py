@@ -14,6 +14,9 @@ import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from spruce.engine.filters import Filter
 from spruce.engine.memtable import MemView
 from spruce.engine.segment import Segment
 
@@ -68,6 +71,43 @@ class View:
                 break
             out.append(id)
         return out
+
+    def rows_where(self, filter: Filter, limit: int, after: str | None) -> list[tuple[Source, int]]:
+        """The first ``limit`` live rows matching ``filter`` in id order, ids above
+        ``after``: each source's filter bitmap, walked in its id order, then merged."""
+        if limit <= 0:
+            return []
+        sources = self.sources()
+        streams = [
+            [(id, i, row) for id, row in self._matches(src, filter, limit, after)]
+            for i, src in enumerate(sources)
+        ]
+        return [(sources[i], row) for _, i, row in heapq.merge(*streams)][:limit]
+
+    @staticmethod
+    def _matches(
+        src: Source, filter: Filter, limit: int, after: str | None
+    ) -> list[tuple[str, int]]:
+        """Up to ``limit`` (id, row) of ``src`` matching ``filter``, in id order."""
+        allowed = src.live & src.filter_mask(filter)
+        if isinstance(src, MemView):
+            # The memtable has no id order; it is small, so sort its matches.
+            found = [(src.id_at(r), r) for r in np.flatnonzero(allowed).tolist()]
+            if after is not None:
+                found = [m for m in found if m[0] > after]
+            return heapq.nsmallest(limit, found)
+        seq = _SortedIds(src)
+        pos = 0 if after is None else bisect.bisect_right(seq, after)
+        order, ids = seq.order, src.core.ids
+        taken: list[int] = []
+        # Gather the bitmap in id order chunk by chunk, so an early page stops early.
+        chunk = max(limit, 256)
+        while pos < len(order) and len(taken) < limit:
+            rows = order[pos : pos + chunk]
+            taken.extend(rows[allowed[rows]][: limit - len(taken)].tolist())
+            pos += chunk
+            chunk = min(chunk * 4, 1 << 20)
+        return [(ids[r], r) for r in taken]
 
     @staticmethod
     def _stream(src: Source, prefix: str, after: str | None) -> Iterator[str]:

@@ -8,6 +8,7 @@ from spruce.service.auth import Auth
 from spruce.service.control_plane import ControlPlane, IndexRequest
 from spruce.service.data_plane import (
     DataPlane,
+    FetchPage,
     ListPage,
     NamespaceInfo,
     NamespacePage,
@@ -33,6 +34,7 @@ __all__ = [
     "Inference",
     "IntegratedIndexes",
     "TextRecords",
+    "FetchPage",
     "ListPage",
     "NamespaceInfo",
     "NamespacePage",

@@ -7,6 +7,7 @@ so the event loop never waits on fsync or a scan.
 from __future__ import annotations
 
 import base64
+import bisect
 import math
 import shutil
 import threading
@@ -23,7 +24,9 @@ from spruce.engine.namespace import Metric, Namespace
 from spruce.engine.store import IndexStore
 from spruce.errors import AlreadyExists, InvalidArgument, NotFound
 from spruce.service.limits import (
+    DEFAULT_FETCH_BY_METADATA_LIMIT,
     MAX_DELETE_IDS,
+    MAX_FETCH_BY_METADATA_LIMIT,
     MAX_FETCH_IDS,
     MAX_LIST_LIMIT,
     MAX_TOP_K,
@@ -40,7 +43,19 @@ from spruce.service.records import (
 )
 from spruce.types import Match, Record
 
-__all__ = ["DataPlane", "ListPage", "NamespaceInfo", "NamespacePage", "QueryResult", "Stats"]
+__all__ = [
+    "EMPTY_FETCH_FILTER",
+    "DataPlane",
+    "FetchPage",
+    "ListPage",
+    "NamespaceInfo",
+    "NamespacePage",
+    "QueryResult",
+    "Stats",
+]
+
+#: Pinecone's own message for ``fetch_by_metadata`` without a filter.
+EMPTY_FETCH_FILTER = "Empty filter provided for fetch by metadata request"
 
 _GB = 1024**3
 
@@ -48,6 +63,17 @@ _GB = 1024**3
 @dataclass
 class QueryResult:
     matches: list[Match]
+    namespace: str
+    read_units: int
+    lsn: int
+
+
+@dataclass
+class FetchPage:
+    """One page of ``fetch_by_metadata``: records in id order."""
+
+    records: list[Record]
+    next_token: str | None
     namespace: str
     read_units: int
     lsn: int
@@ -304,24 +330,71 @@ class DataPlane:
         ids = ids[:limit]
         return ListPage(ids, _encode_token(ids[-1]) if more else None, namespace, ns.lsn)
 
+    def fetch_by_metadata(
+        self,
+        index: IndexRow,
+        namespace: str,
+        *,
+        filter: object,
+        limit: object = None,
+        token: object = None,
+    ) -> FetchPage:
+        """One page of the records matching ``filter``, in id order (as ``list_ids``)."""
+        parsed = parse_filter(filter)
+        if parsed is None:
+            raise InvalidArgument(EMPTY_FETCH_FILTER)
+        if limit is None:
+            limit = DEFAULT_FETCH_BY_METADATA_LIMIT
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise InvalidArgument("limit must be an integer")
+        if not 1 <= limit <= MAX_FETCH_BY_METADATA_LIMIT:
+            raise InvalidArgument(
+                f"Invalid limit {limit}: must be between 1 and {MAX_FETCH_BY_METADATA_LIMIT}"
+            )
+        if token is not None and not isinstance(token, str):
+            raise InvalidArgument("paginationToken must be a string")
+        after = _decode_token(token) if token else None
+        ns = self._namespace(index, namespace, create=False)
+        if ns is None:
+            return FetchPage([], None, namespace, 1, 0)
+        # One extra record tells whether another page exists without a second call.
+        records = ns.fetch_where(parsed, limit=limit + 1, after=after)
+        more = len(records) > limit
+        records = records[:limit]
+        next_token = _encode_token(records[-1].id) if more else None
+        units = max(1, (len(records) + 9) // 10)
+        return FetchPage(records, next_token, namespace, units, ns.lsn)
+
     def stats(self, index: IndexRow, filter: object = None) -> Stats:
         parsed = parse_filter(filter)
         store = self.store(index)
         stats = Stats(index.dimension, index.metric, index.vector_type)
         for name in store.names():
-            ns = store.get(name, create=False)
-            if ns is not None:
-                stats.namespaces[name] = ns.count(parsed)
+            if parsed is None:
+                # Unfiltered: from each namespace's saved count, opening none that is
+                # not open already (an index may hold 100,000 namespaces).
+                count = store.count(name)
+            else:
+                # A filter must be evaluated against the records, so every namespace is
+                # opened (and stays open) for it.
+                ns = store.get(name, create=False)
+                count = None if ns is None else ns.count(parsed)
+            if count is not None:
+                stats.namespaces[name] = count
         return stats
 
     def namespaces(self, index: IndexRow, *, prefix: str = "") -> list[NamespaceInfo]:
         store = self.store(index)
+        return self._counted(store, [n for n in store.names() if n.startswith(prefix)])
+
+    @staticmethod
+    def _counted(store: IndexStore, names: list[str]) -> list[NamespaceInfo]:
+        """``names`` with their record counts, skipping any dropped meanwhile."""
         found = []
-        for name in store.names():
-            if name.startswith(prefix):
-                ns = store.get(name, create=False)
-                if ns is not None:
-                    found.append(NamespaceInfo(name, ns.count()))
+        for name in names:
+            count = store.count(name)
+            if count is not None:
+                found.append(NamespaceInfo(name, count))
         return found
 
     def namespaces_page(
@@ -330,19 +403,22 @@ class DataPlane:
         """One page of namespaces in name order; the token is the last name returned."""
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise InvalidArgument(f"Invalid limit {limit}: must be between 1 and {MAX_LIST_LIMIT}")
-        found = sorted(self.namespaces(index, prefix=prefix), key=lambda ns: ns.name)
-        start = 0
-        if token:
-            start = next((i for i, ns in enumerate(found) if ns.name > token), len(found))
-        page = found[start : start + limit]
-        more = start + limit < len(found)
-        return NamespacePage(page, page[-1].name if more else None, len(found))
+        store = self.store(index)
+        names = [n for n in store.names() if n.startswith(prefix)]  # sorted by name
+        start = bisect.bisect_right(names, token) if token else 0
+        # Only the page's namespaces are counted: a page of 100 costs 100 counts, not
+        # one per namespace of the index.
+        chosen = names[start : start + limit]
+        more = start + limit < len(names)
+        page = self._counted(store, chosen)
+        return NamespacePage(page, chosen[-1] if more else None, len(names))
 
     def describe_namespace(self, index: IndexRow, namespace: str) -> NamespaceInfo:
-        ns = self._namespace(index, namespace, create=False)
-        if ns is None:
+        # The store's count opens the namespace only if its saved count is not exact.
+        count = self.store(index).count(namespace)
+        if count is None:
             raise NotFound(f"Namespace {namespace} not found")
-        return NamespaceInfo(namespace, ns.count())
+        return NamespaceInfo(namespace, count)
 
     def create_namespace(self, index: IndexRow, namespace: str) -> NamespaceInfo:
         store = self.store(index)

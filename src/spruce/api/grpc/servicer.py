@@ -21,7 +21,7 @@ from spruce.api.grpc import convert
 from spruce.api.grpc.errors import status_for
 from spruce.api.grpc.proto import db_data_2025_10_pb2 as pb
 from spruce.catalog import IndexRow
-from spruce.errors import InvalidArgument, NotFound, PayloadTooLarge, Unimplemented
+from spruce.errors import InvalidArgument, NotFound, PayloadTooLarge
 from spruce.service import Services
 from spruce.service.limits import MAX_REQUEST_BYTES
 from spruce.service.records import namespace_name
@@ -306,4 +306,17 @@ class VectorService:
     def fetch_by_metadata(
         self, req: pb.FetchByMetadataRequest, call: _Call
     ) -> tuple[pb.FetchByMetadataResponse, Metadata]:
-        raise Unimplemented("fetch_by_metadata is not supported by this server yet")
+        page = call.svc.data.fetch_by_metadata(
+            call.index,
+            namespace_name(req.namespace),
+            filter=convert.from_struct(req.filter) if _optional(req, "filter") else None,
+            limit=req.limit if _optional(req, "limit") else None,
+            token=req.pagination_token or None,
+        )
+        reply = pb.FetchByMetadataResponse(namespace=page.namespace)
+        for record in page.records:
+            convert.vector(record, reply.vectors[record.id])
+        if page.next_token:
+            reply.pagination.next = page.next_token
+        reply.usage.read_units = page.read_units
+        return reply, ((_MAX_LSN, str(page.lsn)),)
