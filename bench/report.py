@@ -14,6 +14,7 @@ ORDER = [
     "spruce-inproc",
     "spruce-inproc-sq8",
     "spruce-server",
+    "spruce-server-grpc",
     "numpy-exact",
     "faiss-hnsw",
     "chroma",
@@ -63,7 +64,7 @@ def main(dataset: str) -> None:
         if "error" in r:
             print(f"| {name} | failed: {r['error'][:120]} |||||||||")
     print()
-    for spruce in ("spruce-inproc", "spruce-server"):
+    for spruce in ("spruce-inproc", "spruce-server", "spruce-server-grpc"):
         if spruce not in ok:
             continue
         peers = [p for p in ok if not p.startswith("spruce")]

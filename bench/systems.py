@@ -238,7 +238,22 @@ class SpruceServer(System):
         self.proc.terminate()
         self.proc.wait(60)
 
+    # Pinecone caps a request at 2 MB: 200 x 384-d vectors as JSON.
+    batch = 200
+
+    def _send(self, lo: int) -> None:
+        hi = min(lo + self.batch, len(self.ds.ids))
+        vecs = self.ds.vectors[lo:hi].tolist()
+        self.idx.upsert(
+            vectors=[
+                {"id": self.ds.ids[i], "values": vecs[i - lo], "metadata": self.ds.metadata(i)}
+                for i in range(lo, hi)
+            ]
+        )
+
     def ingest(self) -> float:
+        from concurrent.futures import ThreadPoolExecutor
+
         from pinecone import ServerlessSpec
 
         self._start(self.knob)
@@ -249,24 +264,11 @@ class SpruceServer(System):
             spec=ServerlessSpec(cloud="aws", region="us-east-1"),
         )
         self.host = self.pc.describe_index("bench").host
-        self.idx = self.pc.Index(host=self.host)
-        from concurrent.futures import ThreadPoolExecutor
-
-        def send(lo: int) -> None:
-            hi = min(lo + 200, len(self.ds.ids))
-            vecs = self.ds.vectors[lo:hi].tolist()
-            self.idx.upsert(
-                vectors=[
-                    {"id": self.ds.ids[i], "values": vecs[i - lo], "metadata": self.ds.metadata(i)}
-                    for i in range(lo, hi)
-                ]
-            )
-
+        self.idx = self.client()
         t = time.perf_counter()
-        # Pinecone caps a request at 2 MB: 200 x 384-d vectors as JSON. Four client
-        # threads keep the server busy while the SDK encodes JSON.
+        # Four client threads keep the server busy while the SDK encodes requests.
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(send, range(0, len(self.ds.ids), 200)))
+            list(pool.map(self._send, range(0, len(self.ds.ids), self.batch)))
         self.index = {id: i for i, id in enumerate(self.ds.ids)}
         return time.perf_counter() - t
 
@@ -295,7 +297,7 @@ class SpruceServer(System):
             self.knob = knob
             self._stop()
             self._start(knob)
-            self.idx = self.pc.Index(host=self.host)
+            self.idx = self.client()
             self.idx.describe_index_stats()
 
     def client(self) -> Any:
@@ -330,40 +332,14 @@ class SpruceServerGrpc(SpruceServer):
             api_key="bench-key", host=f"http://127.0.0.1:{self.port}", grpc_scheme="http"
         )
 
-    def ingest(self) -> float:
-        from pinecone import ServerlessSpec
+    batch = BATCH  # protobuf floats: 1,000 x 384-d fit Pinecone's 2 MB cap
 
-        self._start(self.knob)
-        self.pc.create_index(
-            name="bench",
-            dimension=self.ds.vectors.shape[1],
-            metric="cosine",
-            spec=ServerlessSpec(cloud="aws", region="us-east-1"),
+    def _send(self, lo: int) -> None:
+        hi = min(lo + self.batch, len(self.ds.ids))
+        vecs = self.ds.vectors[lo:hi].tolist()
+        self.idx.upsert(
+            vectors=[(self.ds.ids[i], vecs[i - lo], self.ds.metadata(i)) for i in range(lo, hi)]
         )
-        self.host = self.pc.describe_index("bench").host
-        self.idx = self.client()
-        from concurrent.futures import ThreadPoolExecutor
-
-        def send(lo: int) -> None:
-            hi = min(lo + BATCH, len(self.ds.ids))
-            vecs = self.ds.vectors[lo:hi].tolist()
-            self.idx.upsert(
-                vectors=[(self.ds.ids[i], vecs[i - lo], self.ds.metadata(i)) for i in range(lo, hi)]
-            )
-
-        t = time.perf_counter()
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(send, range(0, len(self.ds.ids), BATCH)))
-        self.index = {id: i for i, id in enumerate(self.ds.ids)}
-        return time.perf_counter() - t
-
-    def set_knob(self, knob: int) -> None:
-        if knob != self.knob:
-            self.knob = knob
-            self._stop()
-            self._start(knob)
-            self.idx = self.client()
-            self.idx.describe_index_stats()
 
     def client(self) -> Any:
         return self.gpc.Index(host=self.host)

@@ -176,6 +176,10 @@ def serve(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
             log_level="warning",
+            # Per-request work that a loopback data plane does not need: no access log
+            # line, no X-Forwarded-* rewriting (put a proxy in front to have either).
+            access_log=False,
+            proxy_headers=False,
             timeout_graceful_shutdown=5,
         )
         _Uvicorn(config, server.ports, grpc_port).run()

@@ -283,3 +283,37 @@ def test_a_damaged_count_file_is_ignored(tmp_path: Path) -> None:
     count_file.write_bytes(b"")
     assert s.count("a") == 2
     s.close()
+
+
+def test_least_recently_used_namespaces_are_closed_beyond_max_open(tmp_path: Path) -> None:
+    s = IndexStore(tmp_path / "idx", dimension=2, metric="cosine", max_open=3, evict_idle_s=0)
+    handed: dict[str, Namespace] = {}
+    for i in range(6):
+        ns = s.get(f"t{i}", create=True)
+        assert ns is not None
+        ns.upsert([rec(f"r{i}", 1.0, float(i), metadata={"i": i})])
+        handed[f"t{i}"] = ns
+    assert s.open_count == 3
+    # The three oldest were closed (leaving their counts); the newest stay open.
+    for i in range(3):
+        with pytest.raises(Unavailable):
+            handed[f"t{i}"].fetch([f"r{i}"])
+    assert handed["t5"].fetch(["r5"])["r5"].metadata == {"i": 5}
+    assert s.count("t0") == 1 and s.open_count == 3  # from COUNT: not reopened
+    # An evicted namespace reopens with its data on the next get.
+    again = s.get("t0", create=False)
+    assert again is not None and again.fetch(["r0"])["r0"].metadata == {"i": 0}
+    assert s.open_count == 3
+    s.close()
+
+
+def test_recently_used_namespaces_are_not_closed(tmp_path: Path) -> None:
+    s = IndexStore(tmp_path / "idx", dimension=2, metric="cosine", max_open=2, evict_idle_s=600)
+    opened = [s.get(f"t{i}", create=True) for i in range(4)]
+    # Over the cap, but every namespace was handed out just now: all stay usable.
+    assert s.open_count == 4
+    for i, ns in enumerate(opened):
+        assert ns is not None
+        ns.upsert([rec(f"r{i}", 1.0, 0.0)])
+    assert sorted(s.names()) == ["t0", "t1", "t2", "t3"]
+    s.close()

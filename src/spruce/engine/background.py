@@ -3,6 +3,10 @@
 Shared by every namespace (an index may have 100,000 of them: no thread per namespace).
 Flushes and compactions run on separate threads so that a long HNSW build never holds up
 the flushes that keep ingest going. A job submitted again while still queued runs once.
+
+The compactor runs at a lower CPU priority (a higher nice value, on this thread only):
+when requests and graph builds compete for the cores, requests win, and the graphs
+catch up when the requests stop, as RocksDB does with its low-priority compaction pool.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import queue
 import threading
 import time
@@ -20,9 +25,21 @@ __all__ = ["COMPACTOR", "FLUSHER", "TIMERS", "Timers", "Worker"]
 log = logging.getLogger(__name__)
 
 
+def lower_thread_priority(niceness: int) -> None:
+    """Raise this thread's nice value to ``niceness`` (Linux: per thread; threads it
+    starts, such as an OpenMP team's, inherit it). Elsewhere, or if not allowed: no-op."""
+    try:
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
+            os.setpriority(os.PRIO_PROCESS, tid, niceness)
+    except (AttributeError, OSError):
+        pass
+
+
 class Worker:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, niceness: int = 0) -> None:
         self.name = name
+        self._niceness = niceness
         self._queue: queue.Queue[tuple[Hashable, Callable[[], None]]] = queue.Queue()
         self._pending: set[Hashable] = set()
         self._lock = threading.Lock()
@@ -39,6 +56,8 @@ class Worker:
         self._queue.put((key, job))
 
     def _run(self) -> None:
+        if self._niceness:
+            lower_thread_priority(self._niceness)
         while True:
             key, job = self._queue.get()
             with self._lock:
@@ -91,4 +110,4 @@ class Timers:
 
 TIMERS = Timers()
 FLUSHER = Worker("spruce-flush")
-COMPACTOR = Worker("spruce-compact")
+COMPACTOR = Worker("spruce-compact", niceness=10)

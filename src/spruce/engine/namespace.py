@@ -608,13 +608,19 @@ class Namespace:
             self.flush()  # the memtable too: after this, everything is in one segment
             self._run_compaction(full=True)
         except Exception:
-            log.exception("idle compaction of %s failed", self._layout.root)
+            if not self._closed_cleanly():
+                log.exception("idle compaction of %s failed", self._layout.root)
 
     def _background_compact(self) -> None:
         try:
             self._run_compaction(full=False)
         except Exception:
-            log.exception("background compaction of %s failed", self._layout.root)
+            if not self._closed_cleanly():
+                log.exception("background compaction of %s failed", self._layout.root)
+
+    def _closed_cleanly(self) -> bool:
+        """Closed (not failed) meanwhile: a background job racing ``close`` just stops."""
+        return self._closed is not None and not self.failed
 
     def _run_compaction(self, *, full: bool) -> None:
         with self._compact_mutex:

@@ -3,7 +3,9 @@
 Namespace names are arbitrary unicode, so they are encoded into directory names
 (``encode_name``; rules in docs/FORMAT.md). Namespaces are opened on first ``get`` and
 then cached; listing them is one directory scan, so an index with 100,000 namespaces
-costs nothing until a namespace is used. Their record counts come from each closed
+costs nothing until a namespace is used. At most ``max_open`` stay open: beyond that the
+least recently used are closed once idle (a tenant that wrote once does not hold memory
+for the life of the server). Their record counts come from each closed
 namespace's ``COUNT`` file (``count``), so listing them with counts opens none either.
 
 A namespace directory is built under a temporary dot-name and renamed into place, so it
@@ -15,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
@@ -94,6 +98,8 @@ class IndexStore:
         metric: Metric,
         flush_rows: int = 20_000,
         options: EngineOptions | None = None,
+        max_open: int = 10_000,
+        evict_idle_s: float = 300.0,
     ) -> None:
         self.root = root
         self.dimension = dimension
@@ -101,7 +107,13 @@ class IndexStore:
         self.flush_rows = flush_rows
         self.options = options
         self._lock = threading.Lock()
-        self._open: dict[str, Namespace] = {}
+        # Open namespaces, least recently used first, with when each was last handed out.
+        self._open: OrderedDict[str, Namespace] = OrderedDict()
+        self._used: dict[str, float] = {}
+        self._max_open = max_open
+        # Only a namespace unused this long is closed: whoever got it from ``get`` last
+        # is done with it (requests hold one for milliseconds).
+        self._evict_idle_s = evict_idle_s
         if not root.is_dir():
             root.mkdir(parents=True)
             fsync_dir(root.parent)
@@ -117,6 +129,8 @@ class IndexStore:
         with self._lock:
             ns = self._open.get(namespace)
             if ns is not None and not ns.failed:
+                self._open.move_to_end(namespace)
+                self._used[namespace] = time.monotonic()
                 return ns
             path = self._dir(namespace)
             if not path.is_dir():
@@ -135,7 +149,27 @@ class IndexStore:
                 options=self.options,
             )
             self._open[namespace] = ns
+            self._open.move_to_end(namespace)
+            self._used[namespace] = time.monotonic()
+            self._evict_locked()
             return ns
+
+    def _evict_locked(self) -> None:
+        """Close least recently used namespaces while more than ``max_open`` are open and
+        the oldest has been idle for ``evict_idle_s``; the caller holds the store lock.
+        Closing leaves each one's ``COUNT`` file, so listing them stays cheap."""
+        now = time.monotonic()
+        while len(self._open) > self._max_open:
+            name, ns = next(iter(self._open.items()))
+            if now - self._used.get(name, now) < self._evict_idle_s:
+                return  # every other open namespace was used more recently still
+            del self._open[name]
+            self._used.pop(name, None)
+            ns.close()
+
+    @property
+    def open_count(self) -> int:
+        return len(self._open)
 
     def _create(self, namespace: str, path: Path) -> None:
         tmp = self.root / temp_name("tmp")
@@ -168,6 +202,7 @@ class IndexStore:
     def drop(self, namespace: str) -> bool:
         with self._lock:
             ns = self._open.pop(namespace, None)
+            self._used.pop(namespace, None)
             if ns is not None:
                 ns.close()
             path = self._dir(namespace)
@@ -203,6 +238,7 @@ class IndexStore:
                 replace.append(name)
             for name in replace:
                 ns = self._open.pop(name, None)
+                self._used.pop(name, None)
                 if ns is not None:
                     ns.close()
                 trash.append(self.root / temp_name("trash"))
@@ -264,3 +300,4 @@ class IndexStore:
             for ns in self._open.values():
                 ns.close()
             self._open.clear()
+            self._used.clear()

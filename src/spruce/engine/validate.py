@@ -34,6 +34,8 @@ def check_dense(values: Any, dimension: int | None, what: str) -> npt.NDArray[np
         arr = np.array(values, dtype=np.float32)  # a private copy
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(f"{what}: dense values must be numbers") from exc
+    if arr.ndim != 1:
+        raise InvalidArgument(f"{what}: dense values must be a flat list of numbers")
     if arr.shape != (dimension,):
         raise InvalidArgument(
             f"{what}: vector dimension {arr.size} does not match the index dimension {dimension}"

@@ -234,10 +234,8 @@ class ImportRunner:
         for name in names:
             if name not in existing:
                 continue
-            if name == DEFAULT_NAMESPACE:
-                ns = store.get(name, create=False)
-                if ns is None or ns.count() == 0:
-                    continue  # "The default namespace must be empty"
+            if name == DEFAULT_NAMESPACE and not store.count(name):
+                continue  # "The default namespace must be empty"
             raise JobError(NAMESPACE_EXISTS.format(namespace=name))
 
     def _load(

@@ -37,7 +37,7 @@ from spruce.service.records import (
     check_dense,
     check_id,
     check_metadata,
-    check_record,
+    check_records,
     check_sparse,
     sparse_queries_allowed,
 )
@@ -172,7 +172,7 @@ class DataPlane:
                 f"Upsert request has {len(vectors)} vectors, the maximum per request is "
                 f"{MAX_UPSERT_BATCH}"
             )
-        records = [check_record(v, index.dimension, index.vector_type) for v in vectors]
+        records = check_records(vectors, index.dimension, index.vector_type)
         ns = self._namespace(index, namespace, create=True)
         assert ns is not None
         return ns.upsert(_last_wins(records)), len(records)

@@ -20,6 +20,7 @@ __all__ = [
     "check_metadata",
     "check_sparse",
     "check_record",
+    "check_records",
     "namespace_name",
     "sparse_queries_allowed",
 ]
@@ -177,3 +178,35 @@ def check_record(raw: object, dimension: int | None, vector_type: str) -> Record
     if sparse is not None and vector_type == "sparse" and len(sparse.indices) == 0:
         raise InvalidArgument(f"Sparse vector {record_id!r} must have at least one value")
     return Record(record_id, values, sparse, check_metadata(raw.get("metadata")))
+
+
+def check_records(raw: list[Any], dimension: int | None, vector_type: str) -> list[Record]:
+    """``check_record`` for a whole upsert batch.
+
+    In a dense index the batch's values are checked as one matrix (one conversion, one
+    finiteness test instead of a thousand); a batch that does not fit that mould takes
+    the per-record path, which names the offending record exactly as before.
+    """
+    if vector_type == "dense" and dimension is not None and raw:
+        try:
+            matrix = np.array([item["values"] for item in raw], dtype=np.float32)
+        except (KeyError, TypeError, ValueError, IndexError):
+            matrix = None
+        if (
+            matrix is not None
+            and matrix.shape == (len(raw), dimension)
+            and np.isfinite(matrix).all()
+        ):
+            out = []
+            for item, values in zip(raw, matrix, strict=True):
+                sparse_raw = item.get("sparseValues", item.get("sparse_values"))
+                out.append(
+                    Record(
+                        check_id(item.get("id")),
+                        values,
+                        check_sparse(sparse_raw) if sparse_raw is not None else None,
+                        check_metadata(item.get("metadata")),
+                    )
+                )
+            return out
+    return [check_record(item, dimension, vector_type) for item in raw]
