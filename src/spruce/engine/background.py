@@ -110,4 +110,6 @@ class Timers:
 
 TIMERS = Timers()
 FLUSHER = Worker("spruce-flush")
-COMPACTOR = Worker("spruce-compact", niceness=10)
+# SPRUCE_COMPACT_NICE=0 keeps compaction at normal priority: on a machine shared with
+# other busy processes a nice-10 compactor gets little CPU, and graphs wait for it.
+COMPACTOR = Worker("spruce-compact", niceness=int(os.environ.get("SPRUCE_COMPACT_NICE") or 10))
