@@ -56,23 +56,8 @@ class Memtable:
         metadata: Mapping[str, Any] | None,
     ) -> None:
         """Insert or fully replace ``id``; the caller has validated shapes."""
-        old = self.row_of(id)
-        if old is not None:
-            self.kill(old)
-        row = self._n
-        if row == len(self._live):
-            self._grow()
-        if values is not None:
-            self._vectors[row] = values
-            self._norms[row] = _row_norms(self._vectors[row : row + 1])[0]
-        self._ids.append(id)
-        self._sparse.append(sparse)
-        self._metadata.append(copy_metadata(metadata))
-        self._prev.append(self._latest.get(id, -1))
-        self._live[row] = True
-        self._n += 1
-        self._live_count += 1
-        self._latest[id] = row  # last: a reader that finds this row finds it complete
+        vectors = None if values is None else np.asarray(values, dtype=np.float32)[None]
+        self.put_many([id], vectors, [sparse], [copy_metadata(metadata)])
 
     def put_many(
         self,

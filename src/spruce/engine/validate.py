@@ -97,19 +97,11 @@ def check_records(
     list[str], npt.NDArray[np.float32] | None, list[SparseVector | None], list[Metadata | None]
 ]:
     """An upsert batch as ids, stacked dense values, sparse vectors and metadata (copies)."""
+    # The common case: every row a finite vector of the right length, checked as one
+    # matrix. Otherwise the rows are checked one by one, which names the offending one.
+    stacked = None
     if dimension is not None and records:
-        # The common case, checked as one matrix; anything odd takes the per-record
-        # path below, which names the offending record.
-        try:
-            stacked = np.array([rec.values for rec in records], dtype=np.float32)
-        except (TypeError, ValueError):
-            stacked = None
-        if (
-            stacked is not None
-            and stacked.shape == (len(records), dimension)
-            and np.isfinite(stacked).all()
-        ):
-            return ([check_id(rec.id) for rec in records], stacked, *_check_rest(records))
+        stacked = dense_matrix([rec.values for rec in records], dimension)
     ids: list[str] = []
     dense: list[npt.NDArray[np.float32]] = []
     sparse: list[SparseVector | None] = []
@@ -117,25 +109,26 @@ def check_records(
     for i, rec in enumerate(records):
         what = f"record {i}"
         ids.append(check_id(rec.id))
-        if dimension is not None and rec.values is None:
-            raise InvalidArgument(f"{what}: dense values are required in this index")
-        if rec.values is not None:
-            dense.append(check_dense(rec.values, dimension, what))
+        if stacked is None:
+            if dimension is not None and rec.values is None:
+                raise InvalidArgument(f"{what}: dense values are required in this index")
+            if rec.values is not None:
+                dense.append(check_dense(rec.values, dimension, what))
         sparse.append(None if rec.sparse is None else check_sparse(rec.sparse, what))
         md = rec.metadata
         metadata.append(None if md is None else check_metadata(md, what) or None)
     if dimension is None or not ids:
         return ids, None, sparse, metadata
-    return ids, np.stack(dense), sparse, metadata
+    return ids, stacked if stacked is not None else np.stack(dense), sparse, metadata
 
 
-def _check_rest(
-    records: Sequence[Record],
-) -> tuple[list[SparseVector | None], list[Metadata | None]]:
-    sparse: list[SparseVector | None] = []
-    metadata: list[Metadata | None] = []
-    for i, rec in enumerate(records):
-        sparse.append(None if rec.sparse is None else check_sparse(rec.sparse, f"record {i}"))
-        md = rec.metadata
-        metadata.append(None if md is None else check_metadata(md, f"record {i}") or None)
-    return sparse, metadata
+def dense_matrix(rows: Sequence[Any], dimension: int) -> npt.NDArray[np.float32] | None:
+    """``rows`` as one (len(rows), dimension) float32 matrix (a copy) if every row is a
+    finite vector of that length; None otherwise, for the caller to check row by row."""
+    try:
+        matrix = np.array(rows, dtype=np.float32)
+    except (TypeError, ValueError):
+        return None
+    if matrix.shape != (len(rows), dimension) or not np.isfinite(matrix).all():
+        return None
+    return matrix

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from spruce.engine.validate import dense_matrix
 from spruce.errors import InvalidArgument
 from spruce.service.limits import MAX_ID_LENGTH, MAX_METADATA_BYTES, MAX_SPARSE_NNZ
 from spruce.types import DEFAULT_NAMESPACE, Metadata, Record, SparseVector, Vector
@@ -153,8 +154,12 @@ def _metadata_value(key: str, value: Any) -> Any:
     )
 
 
-def check_record(raw: object, dimension: int | None, vector_type: str) -> Record:
-    """One record of an upsert, as a JSON object with id, values, sparseValues, metadata."""
+def check_record(
+    raw: object, dimension: int | None, vector_type: str, checked: Vector | None = None
+) -> Record:
+    """One record of an upsert, as a JSON object with id, values, sparseValues, metadata.
+
+    ``checked``: the record's dense values, already checked by ``check_records``."""
     if not isinstance(raw, Mapping):
         raise InvalidArgument("Each vector must be an object with an id")
     record_id = check_id(raw.get("id"))
@@ -166,6 +171,8 @@ def check_record(raw: object, dimension: int | None, vector_type: str) -> Record
             raise InvalidArgument("Upserting dense vectors is not supported for sparse indexes")
         if sparse_raw is None:
             raise InvalidArgument(f"Sparse vector {record_id!r} must have sparse values")
+    elif checked is not None:
+        values = checked
     else:
         if values_raw is None or (isinstance(values_raw, list) and not values_raw):
             # A sparse-only record in a dense index is refused as Pinecone does: as a
@@ -187,26 +194,15 @@ def check_records(raw: list[Any], dimension: int | None, vector_type: str) -> li
     finiteness test instead of a thousand); a batch that does not fit that mould takes
     the per-record path, which names the offending record exactly as before.
     """
+    matrix = None
     if vector_type == "dense" and dimension is not None and raw:
         try:
-            matrix = np.array([item["values"] for item in raw], dtype=np.float32)
-        except (KeyError, TypeError, ValueError, IndexError):
+            matrix = dense_matrix([item["values"] for item in raw], dimension)
+        except (KeyError, TypeError):
             matrix = None
-        if (
-            matrix is not None
-            and matrix.shape == (len(raw), dimension)
-            and np.isfinite(matrix).all()
-        ):
-            out = []
-            for item, values in zip(raw, matrix, strict=True):
-                sparse_raw = item.get("sparseValues", item.get("sparse_values"))
-                out.append(
-                    Record(
-                        check_id(item.get("id")),
-                        values,
-                        check_sparse(sparse_raw) if sparse_raw is not None else None,
-                        check_metadata(item.get("metadata")),
-                    )
-                )
-            return out
-    return [check_record(item, dimension, vector_type) for item in raw]
+    if matrix is None:
+        return [check_record(item, dimension, vector_type) for item in raw]
+    return [
+        check_record(item, dimension, vector_type, values)
+        for item, values in zip(raw, matrix, strict=True)
+    ]
