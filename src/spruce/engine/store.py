@@ -141,18 +141,21 @@ class IndexStore:
                 stored = (path / NAME_FILE).read_bytes().decode("utf-8", "replace")
                 if stored != namespace:
                     raise Corruption(f"{path}: holds namespace {stored!r}, not {namespace!r}")
-            ns = Namespace.open(
-                path,
-                dimension=self.dimension,
-                metric=self.metric,
-                flush_rows=self.flush_rows,
-                options=self.options,
-            )
+            ns = self._open_namespace(path)
             self._open[namespace] = ns
             self._open.move_to_end(namespace)
             self._used[namespace] = time.monotonic()
             self._evict_locked()
             return ns
+
+    def _open_namespace(self, path: Path) -> Namespace:
+        return Namespace.open(
+            path,
+            dimension=self.dimension,
+            metric=self.metric,
+            flush_rows=self.flush_rows,
+            options=self.options,
+        )
 
     def _evict_locked(self) -> None:
         """Close least recently used namespaces while more than ``max_open`` are open and
@@ -283,13 +286,7 @@ class IndexStore:
                 return persisted
         if not path.is_dir():
             return None
-        ns = Namespace.open(
-            path,
-            dimension=self.dimension,
-            metric=self.metric,
-            flush_rows=self.flush_rows,
-            options=self.options,
-        )
+        ns = self._open_namespace(path)
         try:
             return ns.count()
         finally:
