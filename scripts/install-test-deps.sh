@@ -34,3 +34,17 @@ if [ ! -x "$NODE_PREFIX/node_modules/.bin/azurite-blob" ]; then
         echo "install-test-deps: npm not found; the Azure import tests will fail" >&2
     fi
 fi
+
+# -- TypeScript SDK suite (tests/ts): Pinecone's official TypeScript client, from npm
+# into the same .cache/node. 8.2.0 is the newest release that runs on Node 20.
+TS_SDK_VERSION=8.2.0
+TS_SDK_PACKAGE="$NODE_PREFIX/node_modules/@pinecone-database/pinecone/package.json"
+if ! grep -q "\"version\": \"$TS_SDK_VERSION\"" "$TS_SDK_PACKAGE" 2>/dev/null; then
+    if command -v npm >/dev/null; then
+        echo "install-test-deps: installing @pinecone-database/pinecone@$TS_SDK_VERSION for the TypeScript SDK tests" >&2
+        npm install --prefix "$NODE_PREFIX" --no-audit --no-fund --loglevel=error --save-exact \
+            "@pinecone-database/pinecone@$TS_SDK_VERSION" >/dev/null
+    else
+        echo "install-test-deps: npm not found; the TypeScript SDK tests will fail" >&2
+    fi
+fi
