@@ -281,6 +281,56 @@ scenario('data-sparse', 'data plane: sparse index upsert, query and fetch', asyn
   assert.deepEqual(records.s3.sparseValues, { indices: [7], values: [3] });
 });
 
+scenario('data-hybrid', 'data plane: hybrid records, fetchByMetadata, update by filter, errors', async () => {
+  const name = unique('ts-hybrid');
+  await createIndex({ name, dimension: 4, metric: 'dotproduct' });
+  const index = pc.index({ host: (await pc.describeIndex(name)).host, namespace: 'h' });
+  await index.upsert({
+    records: [
+      { id: 'h1', values: [1, 0, 0, 0], sparseValues: { indices: [1, 2], values: [1, 1] }, metadata: { g: 'x' } },
+      { id: 'h2', values: [0, 1, 0, 0], sparseValues: { indices: [2], values: [3] }, metadata: { g: 'y' } },
+      { id: 'h3', values: [0, 0, 1, 0], metadata: { g: 'x' } },
+    ],
+  });
+  // Dense dot product plus sparse dot product.
+  const res = await index.query({
+    vector: [1, 2, 0, 0],
+    sparseVector: { indices: [2], values: [0.5] },
+    topK: 3,
+    includeValues: true,
+  });
+  assert.deepEqual(res.matches.map((m) => [m.id, m.score]), [['h2', 3.5], ['h1', 1.5], ['h3', 0]]);
+  assert.deepEqual(res.matches[0].sparseValues, { indices: [2], values: [3] });
+
+  const page = await index.fetchByMetadata({ filter: { g: 'x' }, limit: 1 });
+  assert.deepEqual(Object.keys(page.records), ['h1']);
+  assert.deepEqual(page.records.h1.metadata, { g: 'x' });
+  const next = await index.fetchByMetadata({
+    filter: { g: 'x' },
+    limit: 1,
+    paginationToken: page.pagination.next,
+  });
+  assert.deepEqual(Object.keys(next.records), ['h3']);
+
+  await index.update({ filter: { g: 'x' }, metadata: { tagged: true } });
+  const { records } = await index.fetch({ ids: ['h1', 'h2', 'h3'] });
+  assert.deepEqual(
+    ['h1', 'h2', 'h3'].map((id) => records[id].metadata),
+    [{ g: 'x', tagged: true }, { g: 'y' }, { g: 'x', tagged: true }],
+  );
+
+  await rejects(
+    index.upsert({ records: [{ id: 'w', values: [1, 2] }] }),
+    'PineconeBadRequestError',
+    /^Vector dimension 2 does not match the dimension of the index 4$/,
+  );
+  await rejects(
+    index.query({ vector: [1, 0, 0, 0], topK: 1, filter: { g: { $bad: 1 } } }),
+    'PineconeBadRequestError',
+    /\$bad/,
+  );
+});
+
 scenario('float32-exact', 'float32 values come back as written (0.4, not 0.4000000059604645)', async () => {
   const ns = dense.namespace('float32');
   await ns.upsert({ records: [{ id: 'f', values: [0.1, 0.2, 0.3, 0.4] }] });
@@ -429,6 +479,60 @@ scenario('integrated-records', 'integrated records: index for a model, upsertRec
   science.result.hits.forEach((hit, i) => closeTo(hit._score, wantScience[i][1], `score of ${hit._id}`));
   const first = expected.records.find((r) => r.id === wantScience[0][0]);
   assert.deepEqual(science.result.hits[0].fields, { chunk_text: first.text, category: 'science' });
+
+  // Rerank the top 4 by the cosine reranker, keep 2: (1 + cos) / 2 of the same texts.
+  const reranked = await index.searchRecords({
+    query: { topK: 4, inputs: { text: expected.query } },
+    rerank: { model: 'all-MiniLM-L6-v2-cosine', rankFields: ['chunk_text'], topN: 2 },
+    fields: ['category'],
+  });
+  const wantReranked = expected.scores.slice(0, 2);
+  assert.deepEqual(reranked.result.hits.map((h) => h._id), wantReranked.map(([id]) => id));
+  reranked.result.hits.forEach((hit, i) =>
+    closeTo(hit._score, (1 + wantReranked[i][1]) / 2, `reranked score of ${hit._id}`),
+  );
+  assert.equal(reranked.usage.rerankUnits, 1);
+});
+
+scenario('inference', 'inference: embed, rerank, listModels, getModel', async () => {
+  const texts = expected.records.slice(0, 2).map((r) => r.text);
+  const embedded = await pc.inference.embed({
+    model: 'all-MiniLM-L6-v2',
+    inputs: texts,
+    parameters: { inputType: 'passage', truncate: 'END' },
+  });
+  assert.equal(embedded.model, 'all-MiniLM-L6-v2');
+  assert.equal(embedded.vectorType, 'dense');
+  assert.equal(embedded.data.length, 2);
+  embedded.data.forEach((item, i) => {
+    assert.equal(item.values.length, 384);
+    item.values.forEach((v, j) => closeTo(v, expected.embeddings[i][j], `embedding ${i}[${j}]`));
+  });
+  assert.ok(embedded.usage.totalTokens > 0);
+
+  const documents = expected.records.map((r) => ({ id: r.id, text: r.text }));
+  const reranked = await pc.inference.rerank({
+    model: 'all-MiniLM-L6-v2-cosine',
+    query: expected.query,
+    documents,
+    topN: 3,
+    returnDocuments: true,
+  });
+  const want = expected.scores.slice(0, 3);
+  assert.deepEqual(
+    reranked.data.map((d) => [d.index, d.document.id]),
+    want.map(([id]) => [expected.records.findIndex((r) => r.id === id), id]),
+  );
+  reranked.data.forEach((d, i) => closeTo(d.score, (1 + want[i][1]) / 2, `rerank ${d.document.id}`));
+  assert.equal(reranked.usage.rerankUnits, 1);
+
+  const models = (await pc.inference.listModels()).models.map((m) => m.model).sort();
+  assert.deepEqual(models, ['all-MiniLM-L6-v2', 'all-MiniLM-L6-v2-cosine', 'spruce-bm25-v0']);
+  const bm25 = await pc.inference.getModel('spruce-bm25-v0');
+  assert.equal(bm25.type, 'embed');
+  assert.equal(bm25.vectorType, 'sparse');
+  assert.deepEqual(bm25.supportedMetrics, ['dotproduct']);
+  await rejects(pc.inference.getModel('no-such-model'), 'PineconeNotFoundError');
 });
 
 const only = process.env.SPRUCE_ONLY ? process.env.SPRUCE_ONLY.split(',') : null;

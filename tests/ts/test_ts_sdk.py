@@ -88,6 +88,7 @@ SCENARIOS = (
     "data-list",
     "data-delete-stats",
     "data-sparse",
+    "data-hybrid",
     "float32-exact",
     "delete-all-namespace",
     "namespaces",
@@ -95,6 +96,7 @@ SCENARIOS = (
     "namespace-delete",
     "bulk-import",
     "integrated-records",
+    "inference",
 )
 
 #: Scenarios that assert Pinecone's behaviour where the server is known to differ and a
@@ -138,6 +140,7 @@ def ts_run(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Run:
         "categories": CATEGORIES,
         "query": QUERY,
         "scores": _expected_scores(),
+        "embeddings": reference_embeddings(list(SENTENCES.values())[:2]).tolist(),
     }
     expected_file = work / "expected.json"
     expected_file.write_text(json.dumps(expected))
