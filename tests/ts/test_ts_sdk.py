@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.api.test_integrated import CATEGORIES
 from tests.conftest import API_KEY, LiveServer
 from tests.embeddings.reference import SENTENCES, reference_embeddings
 
@@ -30,16 +31,6 @@ SCRIPT = Path(__file__).with_name("sdk_conformance.mjs")
 SDK_DIR = ROOT / ".cache" / "node" / "node_modules" / "@pinecone-database" / "pinecone"
 SDK_VERSION = "8.2.0"
 
-CATEGORIES = {
-    "eiffel": "travel",
-    "photosynthesis": "science",
-    "inflation": "finance",
-    "volcano": "science",
-    "python": "tech",
-    "marathon": "sport",
-    "coffee": "food",
-    "whales": "science",
-}
 QUERY = "Which animals live in the ocean?"
 
 
