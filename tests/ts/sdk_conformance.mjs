@@ -327,6 +327,39 @@ scenario('data-hybrid', 'data plane: hybrid records, fetchByMetadata, update by 
   );
 });
 
+scenario('errors', 'errors: status codes as the SDK classifies them; an index targeted by name', async () => {
+  const byName = pc.index({ name: DENSE, namespace: 'by-name' }); // host from describeIndex
+  await byName.upsert({ records: VECTORS.slice(0, 1) });
+  assert.deepEqual((await byName.query({ id: 'doc-1', topK: 1 })).matches.map((m) => m.id), ['doc-1']);
+  assert.deepEqual((await byName.query({ id: 'absent', topK: 1 })).matches, []);
+
+  await rejects(byName.update({ id: 'absent', metadata: { a: 1 } }), 'PineconeNotFoundError');
+  await rejects(
+    byName.listPaginated({ limit: 0 }),
+    'PineconeBadRequestError',
+    /^Invalid limit 0: must be between 1 and 100$/,
+  );
+  await rejects(
+    byName.fetch({ ids: Array.from({ length: 1001 }, (_, i) => `id-${i}`) }),
+    'PineconeBadRequestError',
+    /^Cannot fetch more than 1000 ids at once$/,
+  );
+  await rejects(
+    byName.query({ vector: [1, 0, 0, 0], topK: 10001 }),
+    'PineconeBadRequestError',
+    /top_k/,
+  );
+  const stranger = new Pinecone({ apiKey: 'not-a-key', controllerHostUrl: process.env.SPRUCE_URL });
+  await rejects(stranger.listIndexes(), 'PineconeAuthorizationError');
+  const host = (await pc.describeIndex(DENSE)).host;
+  await rejects(stranger.index({ host }).describeIndexStats(), 'PineconeAuthorizationError');
+  await rejects(
+    pc.createIndex({ name: 'Bad_Name', dimension: 3, metric: 'cosine', spec }),
+    'PineconeBadRequestError',
+    /lower case alphanumeric/,
+  );
+});
+
 scenario('float32-exact', 'float32 values come back as written (0.4, not 0.4000000059604645)', async () => {
   const ns = dense.namespace('float32');
   await ns.upsert({ records: [{ id: 'f', values: [0.1, 0.2, 0.3, 0.4] }] });

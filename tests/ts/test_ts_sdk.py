@@ -80,6 +80,7 @@ SCENARIOS = (
     "data-delete-stats",
     "data-sparse",
     "data-hybrid",
+    "errors",
     "float32-exact",
     "delete-all-namespace",
     "namespaces",
