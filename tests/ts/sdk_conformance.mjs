@@ -451,6 +451,10 @@ scenario('bulk-import', 'bulk import: start from a local Parquet directory, desc
 
   const listed = await index.listImports();
   assert.deepEqual(listed.data.map((j) => [j.id, j.status]), [[started.id, 'Completed']]);
+  // Cancelling a finished import changes nothing.
+  assert.deepEqual(await index.cancelImport(started.id), {});
+  assert.equal((await index.describeImport(started.id)).status, 'Completed');
+  await rejects(index.describeImport('999999'), 'PineconeNotFoundError');
 
   const stats = await index.describeIndexStats();
   assert.deepEqual(stats.namespaces, { imported: { recordCount: expected.imported.length } });
