@@ -63,11 +63,16 @@ def test_fullness_and_full_shards(small: LiveServer) -> None:
     name, host, index = _create(pc, small, dedicated(1, 1))
     index.upsert(vectors=_vectors(0, 50))
     stats = _stats(host)
-    assert stats["storageFullness"] == pytest.approx(50 * 21 / CAPACITY)
-    assert stats["memoryFullness"] == pytest.approx(50 * 16 / MEMORY)
-    assert stats["indexFullness"] == stats["storageFullness"]
+    # The names of the dedicated read nodes guide and the 2025-10 spec, in snake case ...
+    assert stats["storage_fullness"] == pytest.approx(50 * 21 / CAPACITY)
+    assert stats["memory_fullness"] == pytest.approx(50 * 16 / MEMORY)
+    assert stats["indexFullness"] == stats["storage_fullness"]
+    # ... and in camel case, which the Python SDK decodes.
+    assert stats["storageFullness"] == stats["storage_fullness"]
+    assert stats["memoryFullness"] == stats["memory_fullness"]
     sdk = index.describe_index_stats()
     assert sdk.storage_fullness == pytest.approx(0.5) and sdk.index_fullness == pytest.approx(0.5)
+    assert sdk.memory_fullness == pytest.approx(0.2)
     grpc = grpc_client(small).Index(host=host).describe_index_stats()  # and over gRPC
     assert grpc.storage_fullness == pytest.approx(0.5) and grpc.memory_fullness == pytest.approx(
         0.2

@@ -181,8 +181,12 @@ async def describe_index_stats(request: Request) -> Response:
     if stats.dimension is not None:
         out["dimension"] = stats.dimension
     if stats.storage_fullness is not None:  # dedicated read nodes (docs/READ_CAPACITY.md)
-        out["memoryFullness"] = stats.memory_fullness
-        out["storageFullness"] = stats.storage_fullness
+        # Pinecone's 2025-10 spec and guide name these in snake case (unlike every other
+        # field here); the Python SDK decodes camel case. Both spellings are sent.
+        for key in ("memory_fullness", "memoryFullness"):
+            out[key] = stats.memory_fullness
+        for key in ("storage_fullness", "storageFullness"):
+            out[key] = stats.storage_fullness
     return json_response(out)
 
 
@@ -232,7 +236,8 @@ async def delete_namespace(request: Request) -> Response:
     index = await _index(request)
     ns = namespace_name(request.path_params["namespace"])
     await offload(services(request).data.delete_namespace, index, ns)
-    return Response(status_code=202)
+    # Pinecone's spec answers 200 with a DeleteResponse, ``{}``; SDKs parse the body.
+    return json_response({})
 
 
 routes = [
