@@ -120,11 +120,24 @@ def test_missing_and_unsupported_columns(new_index: IndexFactory, tmp_path: Path
     )
     no_id = dense(["a"]).drop_columns(["id"])
     assert _file_error(dense_index, tmp_path / "b", no_id) == 'Missing required column "id"'
-    assert _file_error(sparse_index, tmp_path / "c", dense(["a"])) == (
+    assert _file_error(sparse_index, tmp_path / "c", pa.table({"id": ["a"]})) == (
         'Missing required column "sparse_values"'
     )
     extra = dense(["a"]).append_column("title", pa.array(["t"]))
     assert _file_error(dense_index, tmp_path / "d", extra) == 'Unsupported column "title"'
+
+
+def test_dense_file_into_sparse_index(new_index: IndexFactory, tmp_path: Path) -> None:
+    """The guide: a dense-only file fails on its first row (abort) or skips them all."""
+    sparse_index = new_index(dimension=None)
+    write(tmp_path / "imp", {"example-namespace": [dense(["a", "b"])]})
+    assert failed(sparse_index, tmp_path / "imp") == (
+        U + 'error reading record (file "/0.parquet", row 0): '
+        "Upserting dense vectors is not supported for sparse indexes"
+    )
+    assert failed(sparse_index, tmp_path / "imp", error_mode="continue") == (
+        U + "No vectors added, all rows were skipped for namespace: example-namespace"
+    )
 
 
 def test_footer_not_parseable(new_index: IndexFactory, tmp_path: Path) -> None:
