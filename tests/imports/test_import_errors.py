@@ -47,6 +47,17 @@ def test_namespace_already_exists(new_index: IndexFactory, tmp_path: Path) -> No
     assert namespaces(index) == {"example-namespace": 1}
 
 
+def test_import_after_delete_all(new_index: IndexFactory, tmp_path: Path) -> None:
+    """Multitenancy guide: delete_all deletes the namespace, so its name can be imported."""
+    index = new_index(dimension=4)
+    index.upsert(vectors=[("old", [1.0, 0, 0, 0])], namespace="tenant1")
+    index.delete(delete_all=True, namespace="tenant1")
+    write(tmp_path / "imp", {"tenant1": [dense(["a", "b"])]})
+    done = run_import(index, tmp_path / "imp")
+    assert (done.status, done.records_imported, done.error) == ("Completed", 2, None)
+    assert namespaces(index) == {"tenant1": 2}
+
+
 def test_default_namespace_must_be_empty(new_index: IndexFactory, tmp_path: Path) -> None:
     index = new_index(dimension=4)
     index.upsert(vectors=[("old", [1.0, 0, 0, 0])], namespace="")

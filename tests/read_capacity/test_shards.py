@@ -172,3 +172,20 @@ def test_one_namespace_per_dedicated_index(small: LiveServer) -> None:
     index.upsert(vectors=_vectors(3, 4), namespace="a")
     assert index.describe_index_stats().namespaces["a"].vector_count == 4
     pc.delete_index(name)
+
+
+def test_delete_all_then_write_again(small: LiveServer) -> None:
+    """delete_all deletes the namespace (multitenancy guide); written again at once, the
+    replicas serve the new records, not those of the deleted namespace."""
+    pc = client(small)
+    name, _, index = _create(pc, small, dedicated(1, 1))
+    index.upsert(vectors=_vectors(0, 3), namespace="a")
+    assert index.query(vector=[1, 2, 0, 0.5], top_k=1, namespace="a").matches[0].id == "s0002"
+    index.delete(delete_all=True, namespace="a")
+    assert index.describe_index_stats().namespaces == {}
+    assert index.query(vector=[1, 2, 0, 0.5], top_k=1, namespace="a").matches == []
+    index.upsert(vectors=[("new", [1.0, 2.0, 0.0, 0.5])], namespace="a")
+    found = index.query(vector=[1, 2, 0, 0.5], top_k=5, namespace="a").matches
+    assert [m.id for m in found] == ["new"]
+    assert sorted(index.fetch(ids=["s0001", "new"], namespace="a").vectors) == ["new"]
+    pc.delete_index(name)

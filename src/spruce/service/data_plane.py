@@ -232,7 +232,12 @@ class DataPlane:
         if delete_all:
             if ns is None:
                 raise NotFound("Namespace not found")
-            return ns.delete_all()
+            # Pinecone's multitenancy guide: deleting all of a tenant's records deletes
+            # its namespace too. Dropping it is one rename (atomic and durable, as
+            # delete_namespace), after which the name is free for an upsert or import.
+            lsn = ns.lsn
+            self.delete_namespace(index, namespace)
+            return lsn
         if filter is not None:
             parsed = _require_filter(filter)
             return ns.delete_where(parsed)[0] if ns is not None else 0
