@@ -84,3 +84,110 @@ def test_delete_all_survives_a_restart(fresh_server: LiveServer) -> None:
     index = pc.Index(host=pc.describe_index("offboard").host)
     assert set(index.describe_index_stats().namespaces) == {"tenant2"}
     assert _names(index) == ["tenant2"]
+
+
+GENRE = {"fields": {"genre": {"filterable": True}}}
+
+
+def test_schema_is_stored_returned_and_applied(pc: Any) -> None:
+    name = unique("schema")
+    index = make_index(pc, name, dimension=4)
+    try:
+        created = index.create_namespace(name="movies", schema=GENRE)
+        assert (created.name, created.record_count) == ("movies", 0)
+        assert created.schema.fields["genre"].filterable is True
+        assert list(created.schema.fields) == ["genre"]
+        assert created.indexed_fields.fields == ["genre"]
+        index.upsert(
+            vectors=[
+                {"id": "a", "values": [1, 0, 0, 0], "metadata": {"genre": "drama", "year": 2020}},
+                {"id": "b", "values": [0, 1, 0, 0], "metadata": {"genre": "comedy", "year": 2021}},
+            ],
+            namespace="movies",
+        )
+        described = index.describe_namespace(name="movies")
+        assert described.record_count == 2
+        assert list(described.schema.fields) == ["genre"]
+        assert described.indexed_fields.fields == ["genre"]
+        listed = {ns.name: ns for p in index.list_namespaces() for ns in p.namespaces}
+        assert list(listed["movies"].schema.fields) == ["genre"]
+        # A declared field filters as usual; every field is still stored and returned.
+        found = index.query(
+            vector=[1, 1, 0, 0],
+            top_k=5,
+            namespace="movies",
+            filter={"genre": "comedy"},
+            include_metadata=True,
+        ).matches
+        assert [(m.id, m.metadata) for m in found] == [("b", {"genre": "comedy", "year": 2021})]
+        # An undeclared field is not indexed: a filter on it is refused.
+        with pytest.raises(Exception) as raised:
+            index.query(vector=[1, 1, 0, 0], top_k=5, namespace="movies", filter={"year": 2020})
+        assert (
+            'Cannot filter on metadata field "year": it is not indexed, as the schema of '
+            'namespace "movies" does not declare it filterable'
+        ) in str(raised.value)
+        # A namespace created without a schema indexes every field, and reports none.
+        index.upsert(
+            vectors=[{"id": "c", "values": [0, 0, 1, 0], "metadata": {"year": 2020}}],
+            namespace="plain",
+        )
+        plain = index.describe_namespace(name="plain")
+        assert plain.schema is None and plain.indexed_fields is None
+        hits = index.query(vector=[0, 0, 1, 0], top_k=5, namespace="plain", filter={"year": 2020})
+        assert [m.id for m in hits.matches] == ["c"]
+    finally:
+        pc.delete_index(name)
+
+
+def test_schema_over_raw_http(host: str) -> None:
+    created = httpx.post(
+        f"{host}/namespaces",
+        headers=HEADERS,
+        json={"name": "movies", "schema": {"fields": {"genre": {"filterable": True}}}},
+    )
+    assert created.status_code == 201
+    assert created.json() == {
+        "name": "movies",
+        "record_count": 0,
+        "schema": {"fields": {"genre": {"filterable": True}}},
+        "indexed_fields": {"fields": ["genre"]},
+    }
+    for path in ("/vectors/delete", "/vectors/fetch_by_metadata", "/vectors/update"):
+        refused = httpx.post(
+            f"{host}{path}", headers=HEADERS, json={"namespace": "movies", "filter": {"year": 1}}
+        )
+        assert refused.status_code == 400, path
+        assert refused.json()["message"].startswith('Cannot filter on metadata field "year"')
+    bad = {
+        "fields": {"genre": {"filterable": False}},
+    }
+    refused = httpx.post(
+        f"{host}/namespaces", headers=HEADERS, json={"name": "other", "schema": bad}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["message"] == (
+        'Schema field "genre" must be {"filterable": true}: filterable: false is not '
+        "supported; omit a field to leave it unindexed"
+    )
+    no_fields = httpx.post(
+        f"{host}/namespaces", headers=HEADERS, json={"name": "other", "schema": {}}
+    )
+    assert no_fields.status_code == 400
+    assert no_fields.json()["message"] == "schema.fields must be an object of field names"
+    # Nothing was created by the refused requests.
+    names = httpx.get(f"{host}/namespaces", headers=HEADERS).json()["namespaces"]
+    assert [n["name"] for n in names] == ["movies"]
+
+
+def test_schema_survives_a_restart(fresh_server: LiveServer) -> None:
+    pc = client(fresh_server)
+    index = make_index(pc, "keeps", dimension=4)
+    index.create_namespace(name="movies", schema=GENRE)
+    fresh_server.kill()
+    fresh_server.start()
+    index = pc.Index(host=pc.describe_index("keeps").host)
+    assert list(index.describe_namespace(name="movies").schema.fields) == ["genre"]
+    with pytest.raises(Exception) as raised:
+        index.query(vector=[1, 0, 0, 0], top_k=1, namespace="movies", filter={"year": 1})
+    assert 'Cannot filter on metadata field "year"' in str(raised.value)

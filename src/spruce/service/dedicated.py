@@ -72,10 +72,12 @@ class DedicatedDataPlane(DataPlane):
                 f"namespace; it already has namespace '{names[0]}'"
             )
 
-    def create_namespace(self, index: IndexRow, namespace: str) -> NamespaceInfo:
+    def create_namespace(
+        self, index: IndexRow, namespace: str, schema: object = None
+    ) -> NamespaceInfo:
         if self.nodes.applied(index).dedicated:
             self._one_namespace(index, namespace)
-        return super().create_namespace(index, namespace)
+        return super().create_namespace(index, namespace, schema)
 
     def stats(self, index: IndexRow, filter: object = None) -> Stats:
         stats = super().stats(index, filter)
