@@ -19,7 +19,7 @@ from typing import Any, cast
 import orjson
 
 from spruce.catalog import IndexRow
-from spruce.engine.filters import Filter, parse_filter
+from spruce.engine.filters import And, Filter, parse_filter
 from spruce.engine.namespace import Metric, Namespace
 from spruce.engine.store import IndexStore
 from spruce.errors import AlreadyExists, InvalidArgument, NotFound
@@ -274,7 +274,9 @@ class DataPlane:
         filter: object = None,
         include_values: bool = False,
         include_metadata: bool = False,
+        require: Filter | None = None,
     ) -> QueryResult:
+        """``require``: a condition the service adds to ``filter`` (match_terms)."""
         if isinstance(top_k, bool) or not isinstance(top_k, int):
             raise InvalidArgument("topK must be an integer")
         if not 1 <= top_k <= MAX_TOP_K:
@@ -310,6 +312,8 @@ class DataPlane:
         if dense is None and sparse is None:
             raise InvalidArgument("Query vector must not be empty")
         self._indexed(index, namespace, parsed)
+        if require is not None:
+            parsed = require if parsed is None else And((parsed, require))
         matches = ns.query(
             dense,
             top_k=top_k,
