@@ -196,7 +196,9 @@ def test_record_errors(pc: Pinecone, books: Any) -> None:
     too_many = [{"_id": str(i), "chunk_text": "a"} for i in range(97)]
     with pytest.raises(ApiError, match="the maximum per request for an index with integrated"):
         books.upsert_records(namespace="facts", records=too_many)
-    with pytest.raises(ApiError, match="match_terms is not supported"):
+    with pytest.raises(
+        ApiError, match="match_terms is supported only for sparse indexes with integrated"
+    ):
         books.search(
             namespace="facts",
             top_k=1,
@@ -321,6 +323,69 @@ def test_sparse_integrated_index(pc: Pinecone) -> None:
     assert index.search(namespace="s", top_k=2, inputs={"text": "the of and"}).result.hits == []
     with pytest.raises(ApiError, match="has no terms that spruce-bm25-v0 indexes"):
         index.upsert_records(namespace="s", records=[{"_id": "z", "body": "it is what it is"}])
+
+
+DUCKS = {
+    "d1": "Donald F. Duck is a funny animal character",
+    "d2": "A duck is a funny animal",
+    "d3": "The animal character Donald Duck was first drawn for a cartoon in 1934",
+    "d4": "Mickey Mouse is an animal character",
+}
+
+
+def test_match_terms_on_a_sparse_integrated_index(pc: Pinecone) -> None:
+    """Pinecone's example: terms ["animal", "CHARACTER", "donald Duck"] (strategy all)
+    match "Donald F. Duck is a funny animal character", not "A duck is a funny animal"."""
+    name = unique("ducks")
+    desc = pc.create_index_for_model(
+        name=name,
+        cloud="aws",
+        region="us-east-1",
+        embed={"model": "spruce-bm25-v0", "field_map": {"text": "body"}},
+    )
+    index = pc.Index(host=desc.host)
+    index.upsert_records(
+        namespace="s",
+        records=[
+            {"_id": k, "body": v, "kind": "long" if k == "d3" else "short"}
+            for k, v in DUCKS.items()
+        ],
+    )
+    terms = {"strategy": "all", "terms": ["animal", "CHARACTER", "donald Duck"]}
+    plain = index.search(namespace="s", top_k=10, inputs={"text": "funny duck animal"})
+    assert sorted(h.id for h in plain.result.hits) == ["d1", "d2", "d3", "d4"]
+    matched = index.search(
+        namespace="s", top_k=10, inputs={"text": "funny duck animal"}, match_terms=terms
+    )
+    assert [h.id for h in matched.result.hits] == ["d1", "d3"]
+    assert [h.score for h in matched.result.hits] == [
+        h.score for h in plain.result.hits if h.id in ("d1", "d3")
+    ]
+    top1 = index.search(namespace="s", top_k=1, inputs={"text": "mouse animal"}, match_terms=terms)
+    assert [h.id for h in top1.result.hits] == ["d1"]  # d4 ranks first without the terms
+    with_filter = index.search(
+        namespace="s",
+        top_k=10,
+        inputs={"text": "funny duck animal"},
+        filter={"kind": "long"},
+        match_terms=terms,
+    )
+    assert [h.id for h in with_filter.result.hits] == ["d3"]
+    none = index.search(
+        namespace="s",
+        top_k=10,
+        inputs={"text": "funny duck animal"},
+        match_terms={"strategy": "all", "terms": ["ducks"]},  # whole tokens, not stems
+    )
+    assert none.result.hits == []
+    with pytest.raises(ApiError, match="Unsupported match_terms strategy 'any'"):
+        index.search(
+            namespace="s",
+            top_k=1,
+            inputs={"text": "duck"},
+            match_terms={"strategy": "any", "terms": ["duck"]},
+        )
+    pc.delete_index(name)
 
 
 def test_inference_embed_matches_the_model(pc: Pinecone) -> None:

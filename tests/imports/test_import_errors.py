@@ -47,6 +47,17 @@ def test_namespace_already_exists(new_index: IndexFactory, tmp_path: Path) -> No
     assert namespaces(index) == {"example-namespace": 1}
 
 
+def test_import_after_delete_all(new_index: IndexFactory, tmp_path: Path) -> None:
+    """Multitenancy guide: delete_all deletes the namespace, so its name can be imported."""
+    index = new_index(dimension=4)
+    index.upsert(vectors=[("old", [1.0, 0, 0, 0])], namespace="tenant1")
+    index.delete(delete_all=True, namespace="tenant1")
+    write(tmp_path / "imp", {"tenant1": [dense(["a", "b"])]})
+    done = run_import(index, tmp_path / "imp")
+    assert (done.status, done.records_imported, done.error) == ("Completed", 2, None)
+    assert namespaces(index) == {"tenant1": 2}
+
+
 def test_default_namespace_must_be_empty(new_index: IndexFactory, tmp_path: Path) -> None:
     index = new_index(dimension=4)
     index.upsert(vectors=[("old", [1.0, 0, 0, 0])], namespace="")
@@ -120,11 +131,24 @@ def test_missing_and_unsupported_columns(new_index: IndexFactory, tmp_path: Path
     )
     no_id = dense(["a"]).drop_columns(["id"])
     assert _file_error(dense_index, tmp_path / "b", no_id) == 'Missing required column "id"'
-    assert _file_error(sparse_index, tmp_path / "c", dense(["a"])) == (
+    assert _file_error(sparse_index, tmp_path / "c", pa.table({"id": ["a"]})) == (
         'Missing required column "sparse_values"'
     )
     extra = dense(["a"]).append_column("title", pa.array(["t"]))
     assert _file_error(dense_index, tmp_path / "d", extra) == 'Unsupported column "title"'
+
+
+def test_dense_file_into_sparse_index(new_index: IndexFactory, tmp_path: Path) -> None:
+    """The guide: a dense-only file fails on its first row (abort) or skips them all."""
+    sparse_index = new_index(dimension=None)
+    write(tmp_path / "imp", {"example-namespace": [dense(["a", "b"])]})
+    assert failed(sparse_index, tmp_path / "imp") == (
+        U + 'error reading record (file "/0.parquet", row 0): '
+        "Upserting dense vectors is not supported for sparse indexes"
+    )
+    assert failed(sparse_index, tmp_path / "imp", error_mode="continue") == (
+        U + "No vectors added, all rows were skipped for namespace: example-namespace"
+    )
 
 
 def test_footer_not_parseable(new_index: IndexFactory, tmp_path: Path) -> None:

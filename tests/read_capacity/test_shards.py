@@ -63,11 +63,16 @@ def test_fullness_and_full_shards(small: LiveServer) -> None:
     name, host, index = _create(pc, small, dedicated(1, 1))
     index.upsert(vectors=_vectors(0, 50))
     stats = _stats(host)
-    assert stats["storageFullness"] == pytest.approx(50 * 21 / CAPACITY)
-    assert stats["memoryFullness"] == pytest.approx(50 * 16 / MEMORY)
-    assert stats["indexFullness"] == stats["storageFullness"]
+    # The names of the dedicated read nodes guide and the 2025-10 spec, in snake case ...
+    assert stats["storage_fullness"] == pytest.approx(50 * 21 / CAPACITY)
+    assert stats["memory_fullness"] == pytest.approx(50 * 16 / MEMORY)
+    assert stats["indexFullness"] == stats["storage_fullness"]
+    # ... and in camel case, which the Python SDK decodes.
+    assert stats["storageFullness"] == stats["storage_fullness"]
+    assert stats["memoryFullness"] == stats["memory_fullness"]
     sdk = index.describe_index_stats()
     assert sdk.storage_fullness == pytest.approx(0.5) and sdk.index_fullness == pytest.approx(0.5)
+    assert sdk.memory_fullness == pytest.approx(0.2)
     grpc = grpc_client(small).Index(host=host).describe_index_stats()  # and over gRPC
     assert grpc.storage_fullness == pytest.approx(0.5) and grpc.memory_fullness == pytest.approx(
         0.2
@@ -166,4 +171,21 @@ def test_one_namespace_per_dedicated_index(small: LiveServer) -> None:
     assert raised.value.message == message
     index.upsert(vectors=_vectors(3, 4), namespace="a")
     assert index.describe_index_stats().namespaces["a"].vector_count == 4
+    pc.delete_index(name)
+
+
+def test_delete_all_then_write_again(small: LiveServer) -> None:
+    """delete_all deletes the namespace (multitenancy guide); written again at once, the
+    replicas serve the new records, not those of the deleted namespace."""
+    pc = client(small)
+    name, _, index = _create(pc, small, dedicated(1, 1))
+    index.upsert(vectors=_vectors(0, 3), namespace="a")
+    assert index.query(vector=[1, 2, 0, 0.5], top_k=1, namespace="a").matches[0].id == "s0002"
+    index.delete(delete_all=True, namespace="a")
+    assert index.describe_index_stats().namespaces == {}
+    assert index.query(vector=[1, 2, 0, 0.5], top_k=1, namespace="a").matches == []
+    index.upsert(vectors=[("new", [1.0, 2.0, 0.0, 0.5])], namespace="a")
+    found = index.query(vector=[1, 2, 0, 0.5], top_k=5, namespace="a").matches
+    assert [m.id for m in found] == ["new"]
+    assert sorted(index.fetch(ids=["s0001", "new"], namespace="a").vectors) == ["new"]
     pc.delete_index(name)

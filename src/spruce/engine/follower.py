@@ -35,6 +35,7 @@ from spruce.engine import validate
 from spruce.engine.filters import Filter
 from spruce.engine.manifest import Manifest, read_manifest
 from spruce.engine.memtable import Memtable, MemView
+from spruce.engine.nsfile import read_incarnation
 from spruce.engine.ops import (
     DeleteOp,
     Op,
@@ -106,7 +107,7 @@ class Follower:
         if forget_segments:  # another directory now: same segment names, other data
             self._cores: dict[str, SegmentCore] = {}
             self._core_stats: dict[str, RowStats] = {}
-        self._ino: int | None = None
+        self._ino: tuple[int, str | None] | None = None  # _identity() of the directory
         self._manifest_key: object = None
         self._segments: list[Segment] = []
         self._owned: set[int] = set()  # segments whose live flags were copied this round
@@ -144,10 +145,16 @@ class Follower:
                 time.sleep(0.002)
         return self.lsn
 
+    def _identity(self) -> tuple[int, str | None]:
+        """The directory's inode and the namespace's incarnation (nsfile.py): a directory
+        created again may get the inode number of the one it replaces."""
+        ino = os.stat(self._layout.root).st_ino
+        return ino, read_incarnation(self._layout.root)
+
     def _check_identity(self) -> None:
         """A namespace dropped and created again starts at LSN 0: notice the new directory."""
         try:
-            ino = os.stat(self._layout.root).st_ino
+            ino = self._identity()
         except FileNotFoundError:
             raise NotFound(f"namespace directory {self._layout.root} is gone") from None
         if ino != self._ino:
@@ -156,7 +163,7 @@ class Follower:
             self.refresh()
 
     def _refresh(self) -> bool:
-        ino = os.stat(self._layout.root).st_ino
+        ino = self._identity()
         if self._ino is not None and ino != self._ino:
             raise _Moved
         self._ino = ino

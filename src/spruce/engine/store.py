@@ -19,12 +19,13 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from spruce.engine.countfile import read_count
 from spruce.engine.fsutil import fsync_dir, remove_tree, temp_name, write_synced
 from spruce.engine.namespace import Metric, Namespace
+from spruce.engine.nsfile import new_namespace_file, read_namespace_file, write_namespace_file
 from spruce.engine.options import EngineOptions
 from spruce.engine.recovery import Layout
 from spruce.errors import Corruption, InvalidArgument
@@ -110,6 +111,8 @@ class IndexStore:
         # Open namespaces, least recently used first, with when each was last handed out.
         self._open: OrderedDict[str, Namespace] = OrderedDict()
         self._used: dict[str, float] = {}
+        # Each namespace's schema (nsfile.py) once read: it never changes while it exists.
+        self._filterable: dict[str, frozenset[str] | None] = {}
         self._max_open = max_open
         # Only a namespace unused this long is closed: whoever got it from ``get`` last
         # is done with it (requests hold one for milliseconds).
@@ -174,12 +177,35 @@ class IndexStore:
     def open_count(self) -> int:
         return len(self._open)
 
-    def _create(self, namespace: str, path: Path) -> None:
+    def create(self, namespace: str, *, filterable: Sequence[str] | None = None) -> bool:
+        """Create an empty namespace whose schema indexes only ``filterable`` (None: every
+        field); False, changing nothing, if it exists already."""
+        with self._lock:
+            path = self._dir(namespace)
+            if path.is_dir():
+                return False
+            self._create(namespace, path, filterable)
+            return True
+
+    def filterable(self, namespace: str) -> frozenset[str] | None:
+        """The metadata fields the namespace's schema indexes for filtering; None when it
+        has no schema (every field is) or does not exist."""
+        with self._lock:
+            if namespace in self._filterable:
+                return self._filterable[namespace]
+            info = read_namespace_file(self._dir(namespace))
+            fields = None if info is None or info.filterable is None else frozenset(info.filterable)
+            if info is not None:  # a namespace not created yet is not remembered
+                self._filterable[namespace] = fields
+            return fields
+
+    def _create(self, namespace: str, path: Path, filterable: Sequence[str] | None = None) -> None:
         tmp = self.root / temp_name("tmp")
         try:
             Layout(tmp).ensure()
             if path.name.startswith(_HASHED_PREFIX):
                 write_synced(tmp / NAME_FILE, namespace.encode("utf-8"))
+            write_namespace_file(tmp, new_namespace_file(filterable))
             # Opening writes the initial manifest and WAL file inside the temporary dir.
             Namespace.open(tmp, dimension=self.dimension, metric=self.metric).close()
             fsync_dir(tmp)
@@ -206,6 +232,7 @@ class IndexStore:
         with self._lock:
             ns = self._open.pop(namespace, None)
             self._used.pop(namespace, None)
+            self._filterable.pop(namespace, None)
             if ns is not None:
                 ns.close()
             path = self._dir(namespace)
@@ -242,6 +269,7 @@ class IndexStore:
             for name in replace:
                 ns = self._open.pop(name, None)
                 self._used.pop(name, None)
+                self._filterable.pop(name, None)
                 if ns is not None:
                     ns.close()
                 trash.append(self.root / temp_name("trash"))
@@ -250,7 +278,8 @@ class IndexStore:
                 target = self._dir(name)
                 if target.name.startswith(_HASHED_PREFIX):
                     write_synced(source / NAME_FILE, name.encode("utf-8"))
-                    fsync_dir(source)
+                write_namespace_file(source, new_namespace_file())
+                fsync_dir(source)
                 os.rename(source, target)
             fsync_dir(self.root)
         for path in trash:

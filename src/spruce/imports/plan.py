@@ -206,7 +206,13 @@ def check_schema(schema: pa.Schema, shape: IndexShape, display: str) -> None:
     for name in names:
         if name not in _COLUMNS or names.count(name) > 1:
             raise file_error(display, UNSUPPORTED_COLUMN.format(column=name))
-    required = ("id", "sparse_values") if shape.vector_type == "sparse" else ("id", "values")
+    required: tuple[str, ...] = (
+        ("id", "sparse_values") if shape.vector_type == "sparse" else ("id", "values")
+    )
+    if shape.vector_type == "sparse" and "values" in names:
+        # A dense file for a sparse index fails row by row, as Pinecone's guide says:
+        # "Upserting dense vectors is not supported for sparse indexes" (records.py).
+        required = ("id",)
     for name in required:
         if name not in names:
             raise file_error(display, MISSING_COLUMN.format(column=name))

@@ -231,6 +231,9 @@ def validate_batch(batch: pa.RecordBatch, first_row: int, shape: IndexShape) -> 
     sparse = None
     if "sparse_values" in names:
         sparse = _sparse(batch.column("sparse_values"), shape.vector_type == "sparse", problems)
+    elif shape.vector_type == "sparse":  # a dense-only file (plan.check_schema)
+        problems.flag(np.ones(n, dtype=np.bool_), MISSING_VALUES.format(column="sparse_values"))
+        sparse = [None] * n
     metadata: list[str | None] = [None] * n
     if "metadata" in names:
         metadata = _metadata(batch.column("metadata"), problems)

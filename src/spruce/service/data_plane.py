@@ -19,7 +19,7 @@ from typing import Any, cast
 import orjson
 
 from spruce.catalog import IndexRow
-from spruce.engine.filters import Filter, parse_filter
+from spruce.engine.filters import And, Filter, parse_filter
 from spruce.engine.namespace import Metric, Namespace
 from spruce.engine.store import IndexStore
 from spruce.errors import AlreadyExists, InvalidArgument, NotFound
@@ -41,6 +41,7 @@ from spruce.service.records import (
     check_sparse,
     sparse_queries_allowed,
 )
+from spruce.service.schema import check_filter_indexed, check_schema
 from spruce.types import Match, Record
 
 __all__ = [
@@ -91,6 +92,8 @@ class ListPage:
 class NamespaceInfo:
     name: str
     record_count: int
+    #: The fields its schema indexes for filtering (sorted); None without a schema.
+    filterable: list[str] | None = None
 
 
 @dataclass
@@ -159,6 +162,11 @@ class DataPlane:
     def _namespace(self, index: IndexRow, namespace: str, *, create: bool) -> Namespace | None:
         return self.store(index).get(namespace, create=create)
 
+    def _indexed(self, index: IndexRow, namespace: str, filter: Filter | None) -> None:
+        """A filter may only use the fields the namespace's schema indexes (schema.py)."""
+        if filter is not None:
+            check_filter_indexed(filter, self.store(index).filterable(namespace), namespace)
+
     # -- writes ----------------------------------------------------------------
 
     def upsert(self, index: IndexRow, namespace: str, vectors: object) -> tuple[int, int]:
@@ -200,6 +208,7 @@ class DataPlane:
             ns = self._namespace(index, namespace, create=False)
             if ns is None:
                 return 0, 0
+            self._indexed(index, namespace, parsed)
             if dry_run:
                 return ns.lsn, ns.count(parsed)
             return ns.update_where(parsed, metadata or {})
@@ -232,10 +241,18 @@ class DataPlane:
         if delete_all:
             if ns is None:
                 raise NotFound("Namespace not found")
-            return ns.delete_all()
+            # Pinecone's multitenancy guide: deleting all of a tenant's records deletes
+            # its namespace too. Dropping it is one rename (atomic and durable, as
+            # delete_namespace), after which the name is free for an upsert or import.
+            lsn = ns.lsn
+            self.delete_namespace(index, namespace)
+            return lsn
         if filter is not None:
             parsed = _require_filter(filter)
-            return ns.delete_where(parsed)[0] if ns is not None else 0
+            if ns is None:
+                return 0
+            self._indexed(index, namespace, parsed)
+            return ns.delete_where(parsed)[0]
         if not isinstance(ids, list):
             raise InvalidArgument("ids must be a list of strings")
         if len(ids) > MAX_DELETE_IDS:
@@ -257,7 +274,9 @@ class DataPlane:
         filter: object = None,
         include_values: bool = False,
         include_metadata: bool = False,
+        require: Filter | None = None,
     ) -> QueryResult:
+        """``require``: a condition the service adds to ``filter`` (match_terms)."""
         if isinstance(top_k, bool) or not isinstance(top_k, int):
             raise InvalidArgument("topK must be an integer")
         if not 1 <= top_k <= MAX_TOP_K:
@@ -292,6 +311,9 @@ class DataPlane:
             dense, sparse = record.values, record.sparse if hybrid else None
         if dense is None and sparse is None:
             raise InvalidArgument("Query vector must not be empty")
+        self._indexed(index, namespace, parsed)
+        if require is not None:
+            parsed = require if parsed is None else And((parsed, require))
         matches = ns.query(
             dense,
             top_k=top_k,
@@ -357,6 +379,7 @@ class DataPlane:
         ns = self._namespace(index, namespace, create=False)
         if ns is None:
             return FetchPage([], None, namespace, 1, 0)
+        self._indexed(index, namespace, parsed)
         # One extra record tells whether another page exists without a second call.
         records = ns.fetch_where(parsed, limit=limit + 1, after=after)
         more = len(records) > limit
@@ -378,6 +401,8 @@ class DataPlane:
                 # A filter must be evaluated against the records, so every namespace is
                 # opened (and stays open) for it.
                 ns = store.get(name, create=False)
+                if ns is not None:
+                    self._indexed(index, name, parsed)
                 count = None if ns is None else ns.count(parsed)
             if count is not None:
                 stats.namespaces[name] = count
@@ -394,7 +419,7 @@ class DataPlane:
         for name in names:
             count = store.count(name)
             if count is not None:
-                found.append(NamespaceInfo(name, count))
+                found.append(NamespaceInfo(name, count, _listed(store.filterable(name))))
         return found
 
     def namespaces_page(
@@ -415,21 +440,28 @@ class DataPlane:
 
     def describe_namespace(self, index: IndexRow, namespace: str) -> NamespaceInfo:
         # The store's count opens the namespace only if its saved count is not exact.
-        count = self.store(index).count(namespace)
+        store = self.store(index)
+        count = store.count(namespace)
         if count is None:
             raise NotFound(f"Namespace {namespace} not found")
-        return NamespaceInfo(namespace, count)
+        return NamespaceInfo(namespace, count, _listed(store.filterable(namespace)))
 
-    def create_namespace(self, index: IndexRow, namespace: str) -> NamespaceInfo:
-        store = self.store(index)
-        if namespace in store.names():
+    def create_namespace(
+        self, index: IndexRow, namespace: str, schema: object = None
+    ) -> NamespaceInfo:
+        """An empty namespace; with a ``schema``, only its fields can be filtered on."""
+        filterable = check_schema(schema)
+        if not self.store(index).create(namespace, filterable=filterable):
             raise AlreadyExists(f"Namespace {namespace} already exists")
-        store.get(namespace, create=True)
-        return NamespaceInfo(namespace, 0)
+        return NamespaceInfo(namespace, 0, filterable)
 
     def delete_namespace(self, index: IndexRow, namespace: str) -> None:
         if not self.store(index).drop(namespace):
             raise NotFound(f"Namespace {namespace} not found")
+
+
+def _listed(filterable: frozenset[str] | None) -> list[str] | None:
+    return None if filterable is None else sorted(filterable)
 
 
 def _require_filter(raw: object) -> Filter:

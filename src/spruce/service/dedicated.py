@@ -24,6 +24,7 @@ from spruce.catalog import IndexRow
 from spruce.engine.filters import Filter
 from spruce.engine.namespace import Namespace
 from spruce.engine.partition import shard_of
+from spruce.engine.terms import TermsAll
 from spruce.errors import FailedPrecondition
 from spruce.service.data_plane import DataPlane, NamespaceInfo, Stats
 from spruce.service.read_nodes import ReadNodes
@@ -72,10 +73,12 @@ class DedicatedDataPlane(DataPlane):
                 f"namespace; it already has namespace '{names[0]}'"
             )
 
-    def create_namespace(self, index: IndexRow, namespace: str) -> NamespaceInfo:
+    def create_namespace(
+        self, index: IndexRow, namespace: str, schema: object = None
+    ) -> NamespaceInfo:
         if self.nodes.applied(index).dedicated:
             self._one_namespace(index, namespace)
-        return super().create_namespace(index, namespace)
+        return super().create_namespace(index, namespace, schema)
 
     def stats(self, index: IndexRow, filter: object = None) -> Stats:
         stats = super().stats(index, filter)
@@ -194,7 +197,7 @@ class _Routed:
         include_metadata: bool = False,
     ) -> list[Match]:
         replicas = self._replicas()
-        if replicas is None:
+        if replicas is None or _local_only(filter):
             return self._writer.query(
                 vector,
                 top_k=top_k,
@@ -232,6 +235,18 @@ class _Routed:
         )
         replies = replicas.fan_out(lambda c: _call(c, "/list", req, ListReply), self._plane._pool)
         return list(heapq.merge(*(r.ids for r in replies)))[:limit]
+
+
+def _local_only(filter: Filter | None) -> bool:
+    """match_terms (engine/terms.py) has no filter JSON to send to a replica: such a
+    query is answered by the writer, which holds every record too."""
+    stack = [] if filter is None else [filter]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, TermsAll):
+            return True
+        stack.extend(getattr(node, "children", ()))
+    return False
 
 
 def _call(client: ReplicaClient, path: str, req: Any, reply: type[Any]) -> Any:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spruce.catalog import IndexRow
+from spruce.engine.terms import TermsAll, words
 from spruce.errors import InvalidArgument
 from spruce.service.data_plane import DataPlane
 from spruce.service.inference import Inference, rank_text
@@ -113,11 +114,7 @@ class TextRecords:
         inputs, vector, record_id = query.get("inputs"), query.get("vector"), query.get("id")
         if sum(x is not None for x in (inputs, vector, record_id)) != 1:
             raise InvalidArgument("Exactly one of query.inputs, query.vector or query.id is needed")
-        if query.get("match_terms") is not None:
-            raise InvalidArgument(
-                "match_terms is not supported: it needs Pinecone's pinecone-sparse-english-v0, "
-                "which this server does not run"
-            )
+        required = _match_terms(index, query.get("match_terms"))
         dense: list[float] | None = None
         sparse: dict[str, Any] | None = None
         query_text: str | None = None
@@ -151,6 +148,7 @@ class TextRecords:
             id=record_id,
             filter=query.get("filter"),
             include_metadata=True,
+            require=required,
         )
         hits = [Hit(m.id, m.score, dict(m.metadata or {})) for m in result.matches]
         units = None
@@ -190,6 +188,28 @@ class TextRecords:
         order = sorted(range(len(hits)), key=lambda i: (-scores[i], hits[i].id))
         keep = order if top_n is None else order[:top_n]
         return [Hit(hits[i].id, scores[i], hits[i].fields) for i in keep], 1
+
+
+def _match_terms(index: IndexRow, raw: object) -> TermsAll | None:
+    """Pinecone's ``query.match_terms`` (engine/terms.py), on the text field it embeds."""
+    if raw is None:
+        return None
+    if index.vector_type != "sparse" or not index.spec.get("embed"):
+        raise InvalidArgument(
+            "match_terms is supported only for sparse indexes with integrated embedding"
+        )
+    if not isinstance(raw, Mapping):
+        raise InvalidArgument('match_terms must be {"strategy": "all", "terms": [...]}')
+    strategy = raw.get("strategy", "all")
+    if strategy != "all":
+        raise InvalidArgument(f'Unsupported match_terms strategy {strategy!r}: only "all" is')
+    terms = raw.get("terms")
+    if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+        raise InvalidArgument("match_terms.terms must be a list of strings")
+    tokens = tuple(sorted({w for t in terms for w in words(t)}))
+    if not tokens:
+        raise InvalidArgument("match_terms.terms must contain at least one word")
+    return TermsAll(_embed_config(index)["field_map"]["text"], tokens)
 
 
 def _search_vector(raw: object) -> tuple[list[float] | None, dict[str, Any] | None]:

@@ -13,11 +13,14 @@ import numpy as np
 from google.protobuf import struct_pb2
 
 from spruce.api.grpc.proto import db_data_2025_10_pb2 as pb
+from spruce.service.data_plane import NamespaceInfo
 from spruce.types import Match, Record, SparseVector
 
 __all__ = [
     "from_struct",
+    "namespace_description",
     "record_dict",
+    "schema_dict",
     "scored_vector",
     "sparse_dict",
     "to_struct",
@@ -96,3 +99,19 @@ def scored_vector(match: Match, into: pb.ScoredVector) -> None:
         _fill_sparse(match.sparse, into.sparse_values)
     if match.metadata:
         to_struct(dict(match.metadata), into.metadata)
+
+
+def schema_dict(schema: pb.MetadataSchema) -> dict[str, Any]:
+    """A create-namespace schema as REST's JSON gives it (``filterable`` false if unset)."""
+    return {"fields": {k: {"filterable": v.filterable} for k, v in schema.fields.items()}}
+
+
+def namespace_description(info: NamespaceInfo) -> pb.NamespaceDescription:
+    """``schema`` and ``indexed_fields`` only for a namespace created with a schema."""
+    out = pb.NamespaceDescription(name=info.name, record_count=info.record_count)
+    if info.filterable is not None:
+        for name in info.filterable:
+            out.schema.fields[name].filterable = True
+        out.schema.SetInParent()  # present even when it declares no field
+        out.indexed_fields.fields.extend(info.filterable)
+    return out

@@ -275,10 +275,7 @@ class VectorService:
             token=req.pagination_token or None,
         )
         reply = pb.ListNamespacesResponse(total_count=page.total)
-        reply.namespaces.extend(
-            pb.NamespaceDescription(name=ns.name, record_count=ns.record_count)
-            for ns in page.namespaces
-        )
+        reply.namespaces.extend(convert.namespace_description(ns) for ns in page.namespaces)
         if page.next_token:
             reply.pagination.next = page.next_token
         return reply, ()
@@ -287,15 +284,16 @@ class VectorService:
         self, req: pb.DescribeNamespaceRequest, call: _Call
     ) -> tuple[pb.NamespaceDescription, Metadata]:
         info = call.svc.data.describe_namespace(call.index, namespace_name(req.namespace))
-        return pb.NamespaceDescription(name=info.name, record_count=info.record_count), ()
+        return convert.namespace_description(info), ()
 
     def create_namespace(
         self, req: pb.CreateNamespaceRequest, call: _Call
     ) -> tuple[pb.NamespaceDescription, Metadata]:
         if not req.name:
             raise InvalidArgument("Namespace name must be a non-empty string")
-        info = call.svc.data.create_namespace(call.index, req.name)
-        return pb.NamespaceDescription(name=info.name, record_count=info.record_count), ()
+        schema = convert.schema_dict(req.schema) if req.HasField("schema") else None
+        info = call.svc.data.create_namespace(call.index, req.name, schema)
+        return convert.namespace_description(info), ()
 
     def delete_namespace(
         self, req: pb.DeleteNamespaceRequest, call: _Call

@@ -12,6 +12,7 @@ from spruce.api.rest.common import json_body, json_response, offload, project, s
 from spruce.api.rest.wire import match_json, record_json
 from spruce.catalog import IndexRow
 from spruce.errors import InvalidArgument, NotFound
+from spruce.service.data_plane import NamespaceInfo
 from spruce.service.records import namespace_name
 
 __all__ = ["routes"]
@@ -181,8 +182,12 @@ async def describe_index_stats(request: Request) -> Response:
     if stats.dimension is not None:
         out["dimension"] = stats.dimension
     if stats.storage_fullness is not None:  # dedicated read nodes (docs/READ_CAPACITY.md)
-        out["memoryFullness"] = stats.memory_fullness
-        out["storageFullness"] = stats.storage_fullness
+        # Pinecone's 2025-10 spec and guide name these in snake case (unlike every other
+        # field here); the Python SDK decodes camel case. Both spellings are sent.
+        for key in ("memory_fullness", "memoryFullness"):
+            out[key] = stats.memory_fullness
+        for key in ("storage_fullness", "storageFullness"):
+            out[key] = stats.storage_fullness
     return json_response(out)
 
 
@@ -201,9 +206,7 @@ async def list_namespaces(request: Request) -> Response:
         token=params.get("paginationToken"),
     )
     body: dict[str, Any] = {
-        "namespaces": [
-            {"name": ns.name, "record_count": ns.record_count} for ns in page.namespaces
-        ],
+        "namespaces": [_namespace_json(ns) for ns in page.namespaces],
         "total_count": page.total,
     }
     if page.next_token:
@@ -217,22 +220,32 @@ async def create_namespace(request: Request) -> Response:
     name = body.get("name")
     if not isinstance(name, str) or not name:
         raise InvalidArgument("Namespace name must be a non-empty string")
-    info = await offload(services(request).data.create_namespace, index, name)
-    return json_response({"name": info.name, "record_count": info.record_count}, status=201)
+    info = await offload(services(request).data.create_namespace, index, name, body.get("schema"))
+    return json_response(_namespace_json(info), status=201)
 
 
 async def describe_namespace(request: Request) -> Response:
     index = await _index(request)
     ns = namespace_name(request.path_params["namespace"])
     info = await offload(services(request).data.describe_namespace, index, ns)
-    return json_response({"name": info.name, "record_count": info.record_count})
+    return json_response(_namespace_json(info))
+
+
+def _namespace_json(info: NamespaceInfo) -> dict[str, Any]:
+    """Pinecone's NamespaceDescription; ``schema`` and ``indexed_fields`` only with a schema."""
+    out: dict[str, Any] = {"name": info.name, "record_count": info.record_count}
+    if info.filterable is not None:
+        out["schema"] = {"fields": {f: {"filterable": True} for f in info.filterable}}
+        out["indexed_fields"] = {"fields": info.filterable}
+    return out
 
 
 async def delete_namespace(request: Request) -> Response:
     index = await _index(request)
     ns = namespace_name(request.path_params["namespace"])
     await offload(services(request).data.delete_namespace, index, ns)
-    return Response(status_code=202)
+    # Pinecone's spec answers 200 with a DeleteResponse, ``{}``; SDKs parse the body.
+    return json_response({})
 
 
 routes = [
