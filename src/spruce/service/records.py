@@ -10,7 +10,13 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from spruce.engine.validate import MAX_SQUARED_NORM, dense_matrix, squared_norms
+from spruce.engine.validate import (
+    MAX_SQUARED_NORM,
+    ZERO_VECTOR,
+    dense_matrix,
+    squared_norms,
+    too_large,
+)
 from spruce.errors import InvalidArgument
 from spruce.service.limits import MAX_ID_LENGTH, MAX_METADATA_BYTES, MAX_SPARSE_NNZ
 from spruce.types import DEFAULT_NAMESPACE, Metadata, Record, SparseVector, Vector
@@ -33,16 +39,6 @@ __all__ = [
 SPARSE_NOT_SUPPORTED = (
     "Index configuration does not support sparse values - only indexes that are sparse "
     "or using dotproduct are supported"
-)
-
-
-#: Pinecone's message (400) for an all-zero dense vector written to a cosine index,
-#: which has no direction to score (a zero query vector is allowed and scores 0).
-ZERO_VECTOR = "Dense vectors must contain at least one non-zero value"
-
-_TOO_LARGE = (
-    "{what} values are too large ({field}): the sum of their squares must be at most 2^125 (a norm "
-    "of about 6.5e18), so that every score stays a finite float32"
 )
 
 
@@ -102,7 +98,7 @@ def check_values(raw: object, values: npt.NDArray[np.float32], what: str, field:
     """Refuse booleans among the numbers, and values too large to score."""
     refuse_booleans([raw], values.reshape(1, -1), lambda _: field)
     if squared_norms(values)[0] > MAX_SQUARED_NORM:
-        raise InvalidArgument(_TOO_LARGE.format(what=what, field=field))
+        raise InvalidArgument(too_large(what, field))
 
 
 def refuse_booleans(
