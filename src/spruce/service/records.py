@@ -34,8 +34,8 @@ __all__ = [
     "sparse_queries_allowed",
 ]
 
-#: Pinecone's message (400) for sparse query values on a dense index whose metric
-#: is not dotproduct; upserting, updating and fetching them there still succeed.
+#: Pinecone's message (400) for sparse values (upserted, updated or queried) on a dense
+#: index whose metric is not dotproduct: only dot product can add them to a dense score.
 SPARSE_NOT_SUPPORTED = (
     "Index configuration does not support sparse values - only indexes that are sparse "
     "or using dotproduct are supported"
@@ -105,11 +105,13 @@ def refuse_booleans(
     rows: Sequence[object], matrix: npt.NDArray[np.float32], field: Callable[[int], str]
 ) -> None:
     """JSON ``true``/``false`` decode to bools, which numpy takes as 1.0/0.0; Pinecone
-    refuses them. Only cells equal to 0 or 1 can be one, so only those are looked at.
+    refuses them. Only rows holding a 0 or a 1 can have one, so only those are looked at.
     ``field(row)`` names the values of row ``row`` in the message."""
-    for r, c in np.argwhere((matrix == 0) | (matrix == 1)).tolist():
+    suspects = np.flatnonzero(((matrix == 0) | (matrix == 1)).any(axis=1))
+    for r in suspects.tolist():
         row = rows[r]
-        if isinstance(row, list | tuple) and isinstance(row[c], bool):
+        if isinstance(row, list | tuple) and bool in map(type, row):
+            c = next(c for c, v in enumerate(row) if type(v) is bool)
             raise InvalidArgument(
                 f"{field(r)}[{c}]: invalid type: boolean `{str(row[c]).lower()}`, expected a number"
             )
