@@ -211,3 +211,29 @@ def test_float32_values_come_back_shortest(hybrid: str) -> None:
     }
     hybrid_query = {**query, "sparseVector": {"indices": [7], "values": [1.0]}}
     assert _post(hybrid, "/query", hybrid_query).json()["matches"][0]["score"] == 0.15
+
+
+def test_search_scores_come_back_shortest(server: LiveServer) -> None:
+    """records/search writes each ``_score`` (a float32) as its shortest decimal."""
+    pc = client(server)
+    name = unique("val-records")
+    desc = pc.create_index_for_model(
+        name=name,
+        cloud="aws",
+        region="us-east-1",
+        embed={"model": "spruce-bm25-v0", "field_map": {"text": "body"}},
+    )
+    try:
+        index = pc.Index(host=desc.host)
+        texts = ["roasted coffee beans", "coffee with milk", "green tea leaves and coffee"]
+        index.upsert_records(
+            namespace="s", records=[{"_id": f"r{i}", "body": t} for i, t in enumerate(texts)]
+        )
+        body = {"query": {"top_k": 3, "inputs": {"text": "coffee beans"}}}
+        response = _post(str(desc.host), "/records/namespaces/s/search", body)
+        assert response.status_code == 200, response.text
+        scores = [hit["_score"] for hit in response.json()["result"]["hits"]]
+        assert len(scores) == 3
+        assert [repr(s) for s in scores] == [str(np.float32(s)) for s in scores]
+    finally:
+        pc.delete_index(name)
