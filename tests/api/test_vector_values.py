@@ -237,3 +237,26 @@ def test_search_scores_come_back_shortest(server: LiveServer) -> None:
         assert [repr(s) for s in scores] == [str(np.float32(s)) for s in scores]
     finally:
         pc.delete_index(name)
+
+
+def test_filter_lists_and_sparse_rules_on_both_protocols(pc: Any) -> None:
+    name, index = _index(pc, "cosine")
+    try:
+        index.upsert(vectors=[("a", [1, 0, 0, 0], {"n": 3})])
+        for op, expected in (("$in", ["a"]), ("$nin", [])):
+            flt = {"n": {op: [*range(9_999), 3]}}
+            result = index.query(vector=[1, 0, 0, 0], top_k=1, filter=flt)
+            assert [m.id for m in result.matches] == expected
+            with pytest.raises(ApiError) as exc:
+                index.query(vector=[1, 0, 0, 0], top_k=1, filter={"n": {op: [*range(10_001)]}})
+            _assert_400(exc, f'{op} operator on field "n": 10001 values given, the maximum')
+        sparse = {"indices": [1], "values": [0.5]}
+        with pytest.raises(ApiError) as exc:
+            index.upsert(vectors=[{"id": "b", "values": [0, 1, 0, 0], "sparse_values": sparse}])
+        _assert_400(exc, "Index configuration does not support sparse values")
+        with pytest.raises(ApiError) as exc:
+            index.update(id="a", sparse_values=sparse)
+        _assert_400(exc, "Index configuration does not support sparse values")
+        assert index.describe_index_stats().total_vector_count == 1
+    finally:
+        pc.delete_index(name)
