@@ -12,6 +12,12 @@ from tests.api.helpers import client, make_index, unique
 from tests.conftest import API_KEY, LiveServer
 
 H = {"Api-Key": API_KEY, "Content-Type": "application/json"}
+ZERO_VECTOR = "Dense vectors must contain at least one non-zero value"
+SPARSE_NOT_SUPPORTED = (
+    "Index configuration does not support sparse values - only indexes that are sparse "
+    "or using dotproduct are supported"
+)
+SPARSE = {"indices": [1, 2], "values": [0.5, 0.25]}
 
 
 @pytest.fixture
@@ -62,6 +68,26 @@ BAD_UPSERTS = [
     (_upsert([{"id": "new", "values": [1, 2, 3], "metadata": {"d": {"x": 1}}}]), "got dict"),
     (_upsert([{"id": f"v{i}", "values": [1, 2, 3]} for i in range(1001)]), "maximum"),
     (_upsert([]), "No vectors"),
+    # JSON booleans are not numbers (Python's bool is an int, numpy takes it as 1.0).
+    (
+        _upsert([{"id": "new", "values": [1, 2, 3]}, {"id": "x", "values": [0.5, True, 3]}]),
+        "vectors[1].values[1]: invalid type: boolean `true`, expected a number",
+    ),
+    (
+        _upsert([{"id": "new", "values": [False, 2, 3]}, {"id": "x", "values": [1]}]),
+        "vectors[0].values[0]: invalid type: boolean `false`, expected a number",
+    ),
+    # A norm whose square overflows float32 would score inf or NaN (null in JSON).
+    (
+        _upsert([{"id": "new", "values": [1, 2, 3]}, {"id": "x", "values": [1e20, 1e20, 1e20]}]),
+        "Vector values are too large (vectors[1].values)",
+    ),
+    (_upsert([{"id": "new", "values": [0, 0, 0]}]), ZERO_VECTOR),
+    (_upsert([{"id": "new", "values": [0.0, -0.0, 0]}]), ZERO_VECTOR),
+    (
+        _upsert([{"id": "new", "values": [1, 2, 3], "sparseValues": SPARSE}]),
+        SPARSE_NOT_SUPPORTED,
+    ),
 ]
 
 
@@ -118,10 +144,63 @@ def test_bad_filters(host: str, flt: Any, fragment: str) -> None:
         ({"vector": [1, 2], "topK": 1}, "dimension"),
         ({"topK": 1}, "Exactly one"),
         ({"vector": [1, 2, 3], "id": "keep", "topK": 1}, "Exactly one"),
+        (
+            {"vector": [1, True, 3], "topK": 1},
+            "vector[1]: invalid type: boolean `true`, expected a number",
+        ),
+        (
+            {"vector": [1e20, 1e20, 1e20], "topK": 1},
+            "Query vector values are too large (vector)",
+        ),
+        ({"vector": [1, 2, 3], "sparseVector": SPARSE, "topK": 1}, SPARSE_NOT_SUPPORTED),
+        (
+            {"vector": [1, 2, 3], "topK": 1, "filter": {"a": {"$in": list(range(10_001))}}},
+            'Invalid value for $in operator on field "a": 10001 values given, the maximum is 10000',
+        ),
+        (
+            {"vector": [1, 2, 3], "topK": 1, "filter": {"a": {"$nin": ["x"] * 10_001}}},
+            "$nin operator",
+        ),
     ],
 )
 def test_bad_queries(host: str, body: dict[str, Any], fragment: str) -> None:
     _assert_error(httpx.post(f"{host}/query", headers=H, json=body), 400, fragment)
+
+
+def test_in_takes_10000_values(host: str) -> None:
+    values: list[Any] = [*range(9_999), 1]
+    for op, expected in (("$in", ["keep"]), ("$nin", [])):
+        body = {"namespace": "ns", "vector": [1, 2, 3], "topK": 5, "filter": {"a": {op: values}}}
+        response = httpx.post(f"{host}/query", headers=H, json=body)
+        assert response.status_code == 200, response.text
+        assert [m["id"] for m in response.json()["matches"]] == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (
+            {"id": "keep", "values": [1, 2, False]},
+            "values[2]: invalid type: boolean `false`, expected a number",
+        ),
+        ({"id": "keep", "values": [0, 0, 0]}, ZERO_VECTOR),
+        ({"id": "keep", "values": [1e20, 1, 1]}, "Vector values are too large (values)"),
+        ({"id": "keep", "sparseValues": SPARSE}, SPARSE_NOT_SUPPORTED),
+        (
+            {"id": "keep", "filter": {"a": {"$in": ["x"] * 10_001}}},
+            "the maximum is 10000",
+        ),
+    ],
+)
+def test_bad_updates_change_nothing(host: str, body: dict[str, Any], fragment: str) -> None:
+    before = _snapshot(host)
+    body = {"namespace": "ns", **body}
+    if "filter" in body:
+        body.pop("id")
+        body["setMetadata"] = {"a": 2}
+    response = httpx.post(f"{host}/vectors/update", headers=H, json=body)
+    _assert_error(response, 400, fragment)
+    assert _snapshot(host) == before
 
 
 def test_top_k_10000_is_allowed(host: str) -> None:

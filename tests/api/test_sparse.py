@@ -245,21 +245,34 @@ def test_hybrid_fetch_update_and_refusals(hybrid: Any) -> None:
     assert (stats.vector_type, stats.dimension, stats.total_vector_count) == ("dense", 2, 3)
 
 
-def test_sparse_values_in_a_cosine_index_are_kept_but_not_queryable(pc: Pinecone) -> None:
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_sparse_values_need_a_dotproduct_index(pc: Pinecone, metric: str) -> None:
     name = unique("cos")
-    index = make_index(pc, name, dimension=2, metric="cosine")
+    index = make_index(pc, name, dimension=2, metric=metric)
     try:
-        index.upsert(vectors=[{"id": "a", "values": [1.0, 0.0], "sparse_values": sp({1: 1.0})}])
-        index.upsert(vectors=[{"id": "b", "values": [0.0, 1.0]}])
-        assert index.fetch(ids=["a"]).vectors["a"].sparse_values.indices == [1]
+        with pytest.raises(ApiError) as exc:
+            index.upsert(
+                vectors=[
+                    {"id": "b", "values": [0.0, 1.0]},
+                    {"id": "a", "values": [1.0, 0.0], "sparse_values": sp({1: 1.0})},
+                ]
+            )
+        assert_400(exc, SPARSE_NOT_SUPPORTED)
+        assert index.describe_index_stats().total_vector_count == 0  # the batch is refused
+        index.upsert(vectors=[{"id": "a", "values": [1.0, 0.0]}])
+        with pytest.raises(ApiError) as exc:
+            index.update(id="a", sparse_values=sp({1: 1.0}))
+        assert_400(exc, SPARSE_NOT_SUPPORTED)
+        assert index.fetch(ids=["a"]).vectors["a"].sparse_values is None
         with pytest.raises(ApiError) as exc:
             index.query(vector=[1.0, 0.0], sparse_vector=sp({1: 1.0}), top_k=1)
         assert_400(exc, SPARSE_NOT_SUPPORTED)
         with pytest.raises(ApiError) as exc:
             index.query(sparse_vector=sp({1: 1.0}), top_k=1)
         assert_400(exc, SPARSE_NOT_SUPPORTED)
-        # Query by id uses the record's dense values only.
-        assert ranked(index.query(id="a", top_k=1)) == [("a", 1.0)]
+        assert ranked(index.query(id="a", top_k=1)) == [
+            ("a", 0.0 if metric == "euclidean" else 1.0)
+        ]
     finally:
         pc.delete_index(name)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import numpy as np
 import pytest
 from pinecone import PineconeError
 
@@ -137,7 +138,8 @@ def _answer(index: Any, kind: str, args: dict[str, Any]) -> Any:
             return index.upsert(**args).upserted_count
         if kind == "query":
             res = index.query(**args)
-            matches = [(m.id, m.score, *_vector(m)[1:]) for m in res.matches]
+            # Scores are float32: REST writes the shortest decimal, gRPC's client widens.
+            matches = [(m.id, float(np.float32(m.score)), *_vector(m)[1:]) for m in res.matches]
             return matches, res.namespace, res.usage.read_units
         if kind == "fetch":
             res = index.fetch(**args)

@@ -144,3 +144,31 @@ def test_sparse_lengths_and_hybrid_nulls() -> None:
         (2, "Sparse vector indices must be unsigned 32-bit integers"),
         (3, "Sparse vector indices must be unsigned 32-bit integers"),
     ]
+
+
+def test_values_that_could_not_be_scored() -> None:
+    """The upsert path's rules: no zero vector in a cosine index, no vector whose sum of
+    squares could overflow a float32 score."""
+    values = pa.array([[1, 2], [0, 0], [1e20, 1], [3, 4]], pa.list_(pa.float32()))
+    too_large = (
+        "Vector values are too large (values): the sum of their squares must be at most "
+        "2^125 (a norm of about 6.5e18), so that every score stays a finite float32"
+    )
+    cosine = validate_batch(batch(id=pa.array(list("abcd")), values=values), 0, DENSE)
+    assert cosine.ids == ["a", "d"]
+    assert cosine.errors == [
+        (1, "Dense vectors must contain at least one non-zero value"),
+        (2, too_large),
+    ]
+    dot = validate_batch(batch(id=pa.array(list("abcd")), values=values), 0, HYBRID)
+    assert dot.ids == ["a", "b", "d"]
+    assert dot.errors == [(2, too_large)]
+    sparse = validate_batch(
+        batch(id=pa.array(["a", "b"]), sparse_values=sparse_column([([1], [1e20]), ([2], [1])])),
+        first_row=0,
+        shape=SPARSE,
+    )
+    assert sparse.ids == ["b"]
+    assert sparse.errors == [
+        (0, too_large.replace("Vector", "Sparse vector").replace("(values)", "(sparse_values)"))
+    ]

@@ -52,6 +52,8 @@ _Pred = Callable[[Mapping[str, object]], bool]
 
 #: Caps $and/$or nesting so hostile input cannot exhaust the Python stack.
 _MAX_DEPTH = 32
+#: Pinecone's limit on the values of one $in or $nin (operation limits).
+MAX_LIST_VALUES = 10_000
 _EMPTY: Mapping[str, object] = {}
 
 
@@ -384,6 +386,10 @@ def _parse_op(field: str, op: str, operand: object) -> Filter:
     if op in _LIST_OPS:
         if not isinstance(operand, list):
             raise InvalidArgument(f"{where}: expected a list, got {_show(operand)}")
+        if len(operand) > MAX_LIST_VALUES:
+            raise InvalidArgument(
+                f"{where}: {len(operand)} values given, the maximum is {MAX_LIST_VALUES}"
+            )
         items: list[Scalar] = []
         for item in operand:
             if not _is_scalar(item):

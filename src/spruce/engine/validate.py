@@ -16,9 +16,44 @@ import numpy.typing as npt
 from spruce.errors import InvalidArgument
 from spruce.types import Metadata, Record, SparseVector
 
-__all__ = ["check_dense", "check_id", "check_metadata", "check_records", "check_sparse"]
+__all__ = [
+    "MAX_SQUARED_NORM",
+    "ZERO_VECTOR",
+    "check_dense",
+    "check_id",
+    "check_metadata",
+    "check_records",
+    "check_sparse",
+    "squared_norms",
+    "too_large",
+]
 
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what msgpack can carry
+
+#: The largest sum of squares a stored or query vector (dense or sparse) may have: for
+#: two vectors under it, every dot product, cosine denominator and squared distance
+#: (|a - b|^2 <= 4 max(|a|^2, |b|^2) = 2^127) is a finite float32, so scores are never
+#: infinite or NaN. The norm is then at most 2^62.5, about 6.5e18.
+MAX_SQUARED_NORM = 2.0**125
+
+#: Pinecone's message (400) for an all-zero dense vector written to a cosine index,
+#: which has no direction to score (a zero query vector is allowed and scores 0). Here
+#: with the bound above so that upserts and imports word both alike.
+ZERO_VECTOR = "Dense vectors must contain at least one non-zero value"
+
+
+def too_large(what: str, field: str) -> str:
+    return (
+        f"{what} values are too large ({field}): the sum of their squares must be at most "
+        "2^125 (a norm of about 6.5e18), so that every score stays a finite float32"
+    )
+
+
+def squared_norms(matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """Each row's sum of squares, in float64 so that it cannot itself overflow."""
+    rows = np.atleast_2d(matrix)
+    norms: npt.NDArray[np.float64] = np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
+    return norms
 
 
 def check_id(id: object) -> str:

@@ -19,6 +19,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from spruce.engine.validate import MAX_SQUARED_NORM, ZERO_VECTOR, squared_norms, too_large
 from spruce.imports.messages import MISSING_VALUES
 from spruce.imports.plan import IndexShape
 from spruce.types import SparseVector
@@ -74,7 +75,7 @@ def _lengths(column: pa.Array, null: int) -> npt.NDArray[np.int64]:
 
 
 def _dense(
-    column: pa.Array, dimension: int, problems: _Problems
+    column: pa.Array, dimension: int, metric: str, problems: _Problems
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
     """Rows with a vector of the right length, and those vectors as one matrix."""
     lengths = _lengths(column, -1)
@@ -95,6 +96,17 @@ def _dense(
         mask = np.zeros(len(lengths), dtype=np.bool_)
         mask[rows[~finite]] = True
         problems.flag(mask, "Vector values must be finite numbers (no NaN or Infinity)")
+    # The upsert path's rules (service/records.py): scores must stay finite, and a cosine
+    # index takes no zero vector.
+    squares = squared_norms(matrix) if len(rows) else np.zeros(0)
+    for bad, why in (
+        (squares > MAX_SQUARED_NORM, too_large("Vector", "values")),
+        ((squares == 0) & (metric == "cosine"), ZERO_VECTOR),
+    ):
+        if bad.any():
+            mask = np.zeros(len(lengths), dtype=np.bool_)
+            mask[rows[bad]] = True
+            problems.flag(mask, why)
     return rows, matrix
 
 
@@ -152,6 +164,8 @@ def _sparse_problem(
         return "Sparse vector indices must be unique"
     if not np.isfinite(val).all():
         return "Sparse vector values must be finite numbers"
+    if squared_norms(val)[0] > MAX_SQUARED_NORM:
+        return too_large("Sparse vector", "sparse_values")
     return None
 
 
@@ -225,7 +239,9 @@ def validate_batch(batch: pa.RecordBatch, first_row: int, shape: IndexShape) -> 
     )
     vector_rows = matrix = None
     if shape.dimension is not None:
-        vector_rows, matrix = _dense(batch.column("values"), shape.dimension, problems)
+        vector_rows, matrix = _dense(
+            batch.column("values"), shape.dimension, shape.metric, problems
+        )
     elif "values" in names:
         problems.flag(_lengths(batch.column("values"), 0) > 0, _DENSE_IN_SPARSE)
     sparse = None

@@ -35,6 +35,7 @@ from spruce.service.limits import (
 from spruce.service.records import (
     SPARSE_NOT_SUPPORTED,
     check_dense,
+    check_direction,
     check_id,
     check_metadata,
     check_records,
@@ -180,7 +181,7 @@ class DataPlane:
                 f"Upsert request has {len(vectors)} vectors, the maximum per request is "
                 f"{MAX_UPSERT_BATCH}"
             )
-        records = check_records(vectors, index.dimension, index.vector_type)
+        records = check_records(vectors, index.dimension, index.vector_type, index.metric)
         ns = self._namespace(index, namespace, create=True)
         assert ns is not None
         return ns.upsert(_last_wins(records)), len(records)
@@ -213,10 +214,15 @@ class DataPlane:
                 return ns.lsn, ns.count(parsed)
             return ns.update_where(parsed, metadata or {})
         record_id = check_id(id)
-        dense = (
-            check_dense(values, index.dimension) if values is not None and values != [] else None
-        )
-        sparse = check_sparse(sparse_values) if sparse_values is not None else None
+        dense = None
+        if values is not None and values != []:
+            dense = check_dense(values, index.dimension)
+            check_direction(dense, index.metric)
+        sparse = None
+        if sparse_values is not None:
+            if not sparse_queries_allowed(index.vector_type, index.metric):
+                raise InvalidArgument(SPARSE_NOT_SUPPORTED)
+            sparse = check_sparse(sparse_values)
         ns = self._namespace(index, namespace, create=False)
         if ns is None:
             raise NotFound(f"Vector with ID {record_id} not found")
@@ -295,8 +301,12 @@ class DataPlane:
         if vector is not None and vector != []:
             if index.vector_type == "sparse":
                 raise InvalidArgument("Dense vectors are not supported for sparse indexes")
-            dense = check_dense(vector, index.dimension, what="Query vector")
-        sparse = check_sparse(sparse_vector) if sparse_vector is not None else None
+            dense = check_dense(vector, index.dimension, what="Query vector", field="vector")
+        sparse = (
+            check_sparse(sparse_vector, what="Sparse query vector", field="sparseVector")
+            if sparse_vector is not None
+            else None
+        )
         hybrid = sparse_queries_allowed(index.vector_type, index.metric)
         if sparse is not None and not hybrid:
             raise InvalidArgument(SPARSE_NOT_SUPPORTED)

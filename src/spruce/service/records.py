@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
-from spruce.engine.validate import dense_matrix
+from spruce.engine.validate import (
+    MAX_SQUARED_NORM,
+    ZERO_VECTOR,
+    dense_matrix,
+    squared_norms,
+    too_large,
+)
 from spruce.errors import InvalidArgument
 from spruce.service.limits import MAX_ID_LENGTH, MAX_METADATA_BYTES, MAX_SPARSE_NNZ
 from spruce.types import DEFAULT_NAMESPACE, Metadata, Record, SparseVector, Vector
 
 __all__ = [
     "SPARSE_NOT_SUPPORTED",
+    "ZERO_VECTOR",
     "check_dense",
     "check_id",
     "check_metadata",
@@ -26,8 +34,8 @@ __all__ = [
     "sparse_queries_allowed",
 ]
 
-#: Pinecone's message (400) for sparse query values on a dense index whose metric
-#: is not dotproduct; upserting, updating and fetching them there still succeed.
+#: Pinecone's message (400) for sparse values (upserted, updated or queried) on a dense
+#: index whose metric is not dotproduct: only dot product can add them to a dense score.
 SPARSE_NOT_SUPPORTED = (
     "Index configuration does not support sparse values - only indexes that are sparse "
     "or using dotproduct are supported"
@@ -60,7 +68,10 @@ def check_id(raw: object) -> str:
     return raw
 
 
-def check_dense(raw: object, dimension: int | None, *, what: str = "Vector") -> Vector:
+def check_dense(
+    raw: object, dimension: int | None, *, what: str = "Vector", field: str = "values"
+) -> Vector:
+    """``field`` is the request's name for the values, in messages about one of them."""
     if not isinstance(raw, list | tuple | np.ndarray):
         raise InvalidArgument(f"{what} values must be a list of numbers")
     try:
@@ -79,10 +90,36 @@ def check_dense(raw: object, dimension: int | None, *, what: str = "Vector") -> 
         )
     if not np.isfinite(values).all():
         raise InvalidArgument(f"{what} values must be finite numbers (no NaN or Infinity)")
+    check_values(raw, values, what, field)
     return values
 
 
-def check_sparse(raw: object) -> SparseVector:
+def check_values(raw: object, values: npt.NDArray[np.float32], what: str, field: str) -> None:
+    """Refuse booleans among the numbers, and values too large to score."""
+    refuse_booleans([raw], values.reshape(1, -1), lambda _: field)
+    if squared_norms(values)[0] > MAX_SQUARED_NORM:
+        raise InvalidArgument(too_large(what, field))
+
+
+def refuse_booleans(
+    rows: Sequence[object], matrix: npt.NDArray[np.float32], field: Callable[[int], str]
+) -> None:
+    """JSON ``true``/``false`` decode to bools, which numpy takes as 1.0/0.0; Pinecone
+    refuses them. Only rows holding a 0 or a 1 can have one, so only those are looked at.
+    ``field(row)`` names the values of row ``row`` in the message."""
+    suspects = np.flatnonzero(((matrix == 0) | (matrix == 1)).any(axis=1))
+    for r in suspects.tolist():
+        row = rows[r]
+        if isinstance(row, list | tuple) and bool in map(type, row):
+            c = next(c for c, v in enumerate(row) if type(v) is bool)
+            raise InvalidArgument(
+                f"{field(r)}[{c}]: invalid type: boolean `{str(row[c]).lower()}`, expected a number"
+            )
+
+
+def check_sparse(
+    raw: object, *, what: str = "Sparse vector", field: str = "sparseValues"
+) -> SparseVector:
     if not isinstance(raw, Mapping):
         raise InvalidArgument("Sparse values must be an object with indices and values")
     indices_raw, values_raw = raw.get("indices"), raw.get("values")
@@ -109,6 +146,7 @@ def check_sparse(raw: object) -> SparseVector:
         raise InvalidArgument("Sparse vector values must be numbers") from None
     if not np.isfinite(values).all():
         raise InvalidArgument("Sparse vector values must be finite numbers")
+    check_values(values_raw, values, what, f"{field}.values")
     indices = np.asarray(indices_raw, dtype=np.uint32)
     order = np.argsort(indices, kind="stable")
     return SparseVector(indices[order], values[order])
@@ -155,11 +193,18 @@ def _metadata_value(key: str, value: Any) -> Any:
 
 
 def check_record(
-    raw: object, dimension: int | None, vector_type: str, checked: Vector | None = None
+    raw: object,
+    dimension: int | None,
+    vector_type: str,
+    metric: str,
+    checked: Vector | None = None,
+    *,
+    position: int = 0,
 ) -> Record:
     """One record of an upsert, as a JSON object with id, values, sparseValues, metadata.
 
-    ``checked``: the record's dense values, already checked by ``check_records``."""
+    ``checked``: the record's dense values, already checked by ``check_records``;
+    ``position``: its place in the batch, for messages."""
     if not isinstance(raw, Mapping):
         raise InvalidArgument("Each vector must be an object with an id")
     record_id = check_id(raw.get("id"))
@@ -180,29 +225,53 @@ def check_record(
             raise InvalidArgument(
                 f"Vector dimension 0 does not match the dimension of the index {dimension}"
             )
-        values = check_dense(values_raw, dimension)
-    sparse = check_sparse(sparse_raw) if sparse_raw is not None else None
+        values = check_dense(values_raw, dimension, field=f"vectors[{position}].values")
+    if values is not None:
+        check_direction(values, metric)
+    if sparse_raw is not None and not sparse_queries_allowed(vector_type, metric):
+        raise InvalidArgument(SPARSE_NOT_SUPPORTED)
+    sparse = (
+        check_sparse(sparse_raw, field=f"vectors[{position}].sparseValues")
+        if sparse_raw is not None
+        else None
+    )
     if sparse is not None and vector_type == "sparse" and len(sparse.indices) == 0:
         raise InvalidArgument(f"Sparse vector {record_id!r} must have at least one value")
     return Record(record_id, values, sparse, check_metadata(raw.get("metadata")))
 
 
-def check_records(raw: list[Any], dimension: int | None, vector_type: str) -> list[Record]:
+def check_direction(values: Vector, metric: str) -> None:
+    """A cosine index refuses to store a vector without a direction."""
+    if metric == "cosine" and not values.any():
+        raise InvalidArgument(ZERO_VECTOR)
+
+
+def check_records(
+    raw: list[Any], dimension: int | None, vector_type: str, metric: str
+) -> list[Record]:
     """``check_record`` for a whole upsert batch.
 
     In a dense index the batch's values are checked as one matrix (one conversion, one
-    finiteness test instead of a thousand); a batch that does not fit that mould takes
-    the per-record path, which names the offending record exactly as before.
+    finiteness, boolean and size test instead of a thousand); a batch that does not fit
+    that mould takes the per-record path, which names the offending record.
     """
     matrix = None
     if vector_type == "dense" and dimension is not None and raw:
         try:
-            matrix = dense_matrix([item["values"] for item in raw], dimension)
+            rows = [item["values"] for item in raw]
+            matrix = dense_matrix(rows, dimension)
         except (KeyError, TypeError):
             matrix = None
+        if matrix is not None:
+            refuse_booleans(rows, matrix, lambda r: f"vectors[{r}].values")
+            if (squared_norms(matrix) > MAX_SQUARED_NORM).any():
+                matrix = None  # the per-record path names the record
     if matrix is None:
-        return [check_record(item, dimension, vector_type) for item in raw]
+        return [
+            check_record(item, dimension, vector_type, metric, position=i)
+            for i, item in enumerate(raw)
+        ]
     return [
-        check_record(item, dimension, vector_type, values)
-        for item, values in zip(raw, matrix, strict=True)
+        check_record(item, dimension, vector_type, metric, values, position=i)
+        for i, (item, values) in enumerate(zip(raw, matrix, strict=True))
     ]

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from spruce.api.rest.common import json_body, json_response, services
 from spruce.api.rest.inference import offload_model
 from spruce.api.rest.vectors import _index as resolve_index
+from spruce.api.rest.wire import score
 from spruce.errors import InvalidArgument, PayloadTooLarge, Unimplemented
 from spruce.service import TextRecords
 from spruce.service.limits import MAX_REQUEST_BYTES
@@ -62,7 +63,7 @@ async def search_records(request: Request) -> Response:
         usage["embed_total_tokens"] = result.embed_tokens
     if result.rerank_units is not None:
         usage["rerank_units"] = result.rerank_units
-    hits = [{"_id": h.id, "_score": h.score, "fields": h.fields} for h in result.hits]
+    hits = [{"_id": h.id, "_score": score(h.score), "fields": h.fields} for h in result.hits]
     return json_response(
         {"result": {"hits": hits}, "usage": usage},
         headers={"x-pinecone-max-indexed-lsn": str(result.lsn)},

@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
+import numpy.typing as npt
+
 from spruce.api.rest.embed_wire import embed_json, semantic_text_fields
 from spruce.catalog import IndexRow
 from spruce.errors import InvalidArgument
@@ -17,7 +20,15 @@ from spruce.service import IndexRequest
 from spruce.service.records import SPARSE_NOT_SUPPORTED
 from spruce.types import Match, Record
 
-__all__ = ["index_json", "index_request", "match_json", "record_json", "data_host"]
+__all__ = [
+    "data_host",
+    "floats",
+    "index_json",
+    "index_request",
+    "match_json",
+    "record_json",
+    "score",
+]
 
 _DENSE_FIELD = "_values"
 _SPARSE_FIELD = "_sparse_values"
@@ -137,15 +148,30 @@ def index_request(body: dict[str, Any]) -> IndexRequest:
     return req
 
 
+def floats(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Stored float32 values, for ``json_response`` to write each as the shortest decimal
+    that reads back as the same float32 (0.4, not 0.4000000059604645), in one pass.
+    orjson takes only plain C-contiguous arrays (not memory-mapped segment views)."""
+    return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def score(value: float) -> np.float32:
+    """Scores are float32, as in Pinecone's API: written shortest too."""
+    return np.float32(value)
+
+
 def _sparse_json(record: Record | Match) -> dict[str, Any] | None:
     if record.sparse is None:
         return None
-    return {"indices": record.sparse.indices.tolist(), "values": record.sparse.values.tolist()}
+    return {
+        "indices": np.ascontiguousarray(record.sparse.indices, dtype=np.uint32),
+        "values": floats(record.sparse.values),
+    }
 
 
 def record_json(record: Record) -> dict[str, Any]:
     out: dict[str, Any] = {"id": record.id}
-    out["values"] = record.values.tolist() if record.values is not None else []
+    out["values"] = floats(record.values) if record.values is not None else []
     sparse = _sparse_json(record)
     if sparse is not None:
         out["sparseValues"] = sparse
@@ -155,9 +181,9 @@ def record_json(record: Record) -> dict[str, Any]:
 
 
 def match_json(match: Match) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": match.id, "score": match.score}
+    out: dict[str, Any] = {"id": match.id, "score": score(match.score)}
     if match.values is not None:
-        out["values"] = match.values.tolist()
+        out["values"] = floats(match.values)
     sparse = _sparse_json(match)
     if sparse is not None:
         out["sparseValues"] = sparse
