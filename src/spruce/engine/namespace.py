@@ -541,7 +541,11 @@ class Namespace:
                 if built is not None:
                     listed.append(built.core.entry)
                 manifest = Manifest(
-                    dimension=self._dimension, metric=self._metric, flushed_lsn=lsn, segments=listed
+                    dimension=self._dimension,
+                    metric=self._metric,
+                    flushed_lsn=lsn,
+                    segments=listed,
+                    obsolete=sorted(c.name for c in dropped),
                 )
             except BaseException:
                 if built is not None:
@@ -685,7 +689,11 @@ class Namespace:
                     )
                 listed.append(core.entry)
             manifest = Manifest(
-                dimension=self._dimension, metric=self._metric, flushed_lsn=flushed, segments=listed
+                dimension=self._dimension,
+                metric=self._metric,
+                flushed_lsn=flushed,
+                segments=listed,
+                obsolete=sorted(c.name for c in inputs),
             )
             self._commit(manifest)
             with self._lock:
