@@ -757,13 +757,15 @@ class Namespace:
         return self._closed is not None and not isinstance(self._closed, Unavailable)
 
     def _fail(self, exc: BaseException) -> None:
+        log.error("namespace %s failed; it must be reopened: %r", self._layout.root, exc)
         self._closed = exc if isinstance(exc, Exception) else Internal(repr(exc))
 
     def _check_open(self) -> None:
         if self._closed is not None:
             if isinstance(self._closed, Unavailable):
                 raise self._closed
-            raise Unavailable(f"namespace failed and must be reopened: {self._closed!r}")
+            # The failure itself (it may name server paths) was logged when it happened.
+            raise Unavailable("namespace failed and must be reopened")
 
 
 def _release_memory() -> None:
