@@ -299,3 +299,20 @@ def test_unflushed_wal_tail_still_replays(tmp_path: Path) -> None:
     got = ns.fetch(["r12"])["r12"].values
     assert got is not None and np.allclose(got, [6.0, 1.0, 0.0, 2.0])
     ns.close()
+
+
+def test_damaged_name_file_is_not_listed_under_a_wrong_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = IndexStore(tmp_path / "index", dimension=DIM, metric="cosine")
+    long_name = "n" * 300  # too long to encode: the directory is named by its hash
+    assert store.get(long_name, create=True) is not None
+    store.close()
+    [directory] = (tmp_path / "index").iterdir()
+    assert directory.name.startswith("nh-")
+    flip(directory / "NAME", 0)  # "o" + 299 "n": a different, valid name
+    store = IndexStore(tmp_path / "index", dimension=DIM, metric="cosine")
+    with caplog.at_level(logging.ERROR, logger="spruce.engine.store"):
+        assert store.names() == []
+    assert "NAME does not hash to the directory name" in caplog.text
+    store.close()

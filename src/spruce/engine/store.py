@@ -15,6 +15,7 @@ either exists complete or not at all; dropping renames it away first for the sam
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -28,6 +29,8 @@ from spruce.engine.namespace import Metric, Namespace
 from spruce.engine.options import EngineOptions
 from spruce.engine.recovery import Layout
 from spruce.errors import Corruption, InvalidArgument
+
+log = logging.getLogger(__name__)
 
 __all__ = ["IndexStore", "decode_name", "encode_name"]
 
@@ -196,7 +199,13 @@ class IndexStore:
             if name is None and entry.name.startswith(_HASHED_PREFIX):
                 try:
                     name = (Path(entry.path) / NAME_FILE).read_bytes().decode("utf-8")
-                except (OSError, UnicodeDecodeError):
+                except OSError:
+                    name = None
+                except UnicodeDecodeError:
+                    name = ""  # cannot hash to the directory name: reported below
+                # The directory is named by the SHA-256 of the name: that checks NAME.
+                if name is not None and encode_name(name) != entry.name:
+                    log.error("%s: NAME does not hash to the directory name", entry.path)
                     name = None
             if name is not None and entry.is_dir():
                 out.append(name)
