@@ -316,3 +316,17 @@ def test_damaged_name_file_is_not_listed_under_a_wrong_name(
         assert store.names() == []
     assert "NAME does not hash to the directory name" in caplog.text
     store.close()
+
+
+def test_deleted_manifest_with_segments_is_corruption(tmp_path: Path) -> None:
+    path = tmp_path / "ns"
+    ns = open_ns(path)
+    ns.upsert(rows(0, 10))
+    ns.flush()
+    ns.close()
+    (path / "manifest" / "MANIFEST").unlink()
+    for wal in (path / "wal").iterdir():
+        wal.unlink()
+    with pytest.raises(Corruption, match="segments present but manifest missing"):
+        open_ns(path)
+    assert not (path / "manifest" / "MANIFEST").exists()  # nothing written over it

@@ -75,6 +75,8 @@ def _load_manifest(layout: Layout, dimension: int | None, metric: str) -> tuple[
     if manifest is None:
         if wal_files(layout):
             raise Corruption(f"{layout.root}: WAL present but manifest missing")
+        if any(not p.name.startswith(".") for p in layout.segments.iterdir()):
+            raise Corruption(f"{layout.root}: segments present but manifest missing")
         manifest = Manifest(dimension=dimension, metric=metric)
         write_manifest(layout.manifest, manifest)
     if manifest.dimension != dimension or manifest.metric != metric:
