@@ -330,3 +330,16 @@ def test_deleted_manifest_with_segments_is_corruption(tmp_path: Path) -> None:
     with pytest.raises(Corruption, match="segments present but manifest missing"):
         open_ns(path)
     assert not (path / "manifest" / "MANIFEST").exists()  # nothing written over it
+
+
+def test_missing_segment_files_are_corruption(tmp_path: Path) -> None:
+    path = tmp_path / "ns"
+    first, _ = two_segments(path)
+    segment = path / "segments" / first.segments[0].name
+    (segment / "vectors.npy").unlink()
+    with pytest.raises(Corruption, match=r"vectors\.npy: named by the manifest but missing"):
+        open_ns(path)
+    shutil.rmtree(segment)
+    with pytest.raises(Corruption, match="named by the manifest but missing"):
+        open_ns(path)
+    assert not (path / "quarantine").exists()

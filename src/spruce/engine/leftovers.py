@@ -62,6 +62,9 @@ def classify(root: Path, manifest: Manifest, last_lsn: int) -> Plan:
     named = {e.name: e for e in manifest.segments}
     obsolete = set(manifest.obsolete) - named.keys()
     segments = root / "segments"
+    for name in named:
+        if not (segments / name).is_dir():
+            raise Corruption(f"{segments / name}: named by the manifest but missing")
     for path in sorted(segments.iterdir()):
         name = path.name
         entry = named.get(name)

@@ -153,8 +153,11 @@ def recover(
         path.unlink()
     segments = []
     for entry in manifest.segments:
-        core = SegmentCore(layout.segments / entry.name, entry, dimension, metric, options.hnsw)
-        core.load_deletes(manifest.flushed_lsn)
+        try:
+            core = SegmentCore(layout.segments / entry.name, entry, dimension, metric, options.hnsw)
+            core.load_deletes(manifest.flushed_lsn)
+        except FileNotFoundError as exc:
+            raise Corruption(f"{exc.filename}: named by the manifest but missing") from exc
         segments.append(core)
     if files:
         wal = WalWriter.resume(files[-1], log.valid_end)
