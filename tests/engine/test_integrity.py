@@ -343,3 +343,28 @@ def test_missing_segment_files_are_corruption(tmp_path: Path) -> None:
     with pytest.raises(Corruption, match="named by the manifest but missing"):
         open_ns(path)
     assert not (path / "quarantine").exists()
+
+
+def test_a_damaged_namespace_is_not_verified_again_on_every_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = IndexStore(tmp_path / "index", dimension=DIM, metric="cosine")
+    ns = store.get("a", create=True)
+    assert ns is not None
+    ns.upsert(rows(0, 10))
+    ns.flush()
+    store.close()
+    [directory] = (tmp_path / "index").iterdir()
+    vectors = one_segment(directory) / "vectors.npy"
+    flip(vectors, vectors.stat().st_size - 1)
+    store = IndexStore(tmp_path / "index", dimension=DIM, metric="cosine")
+    opens = []
+    real = Namespace.open
+    monkeypatch.setattr(Namespace, "open", lambda *a, **k: opens.append(1) or real(*a, **k))
+    for _ in range(3):
+        with pytest.raises(Corruption, match="CRC-32"):
+            store.get("a", create=False)
+    assert len(opens) == 1
+    store.drop("a")  # dropping it forgets the damage
+    assert store.get("a", create=True) is not None and len(opens) == 3
+    store.close()
