@@ -7,6 +7,7 @@ an interrupted flush or compaction, and otherwise moved to ``quarantine/``.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -368,3 +369,25 @@ def test_a_damaged_namespace_is_not_verified_again_on_every_request(
     store.drop("a")  # dropping it forgets the damage
     assert store.get("a", create=True) is not None and len(opens) == 3
     store.close()
+
+
+def test_format_2_manifest_still_opens_and_is_rewritten_as_3(tmp_path: Path) -> None:
+    path = tmp_path / "ns"
+    ns = open_ns(path)
+    ns.upsert(rows(0, 10))
+    ns.flush()
+    ns.close()
+    manifest = path / "manifest" / "MANIFEST"
+    body = json.loads(manifest.read_bytes().split(b"\n", 1)[1])
+    body["format_version"] = 2
+    del body["obsolete"]
+    manifest.write_text(json.dumps(body))  # as version 2 wrote it: bare JSON
+    ns = open_ns(path)
+    assert ns.count() == 10
+    ns.upsert(rows(10, 1))
+    ns.flush()
+    ns.close()
+    assert manifest.read_bytes().startswith(b"SPRCMANIFEST 3 ")
+    manifest.write_bytes(b"X" + manifest.read_bytes()[1:])
+    with pytest.raises(Corruption, match="not a manifest"):
+        open_ns(path)
