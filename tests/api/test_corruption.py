@@ -57,6 +57,11 @@ def test_corrupt_vectors_are_an_error_without_paths(small_flush_server: LiveServ
     )
     assert "/" not in body["message"]
 
+    with pytest.raises(PineconeException) as sdk_error:  # the SDK over REST
+        pc.Index(host=host).fetch(ids=["v9"])
+    sdk_id = sdk_error.value.request_id  # type: ignore[attr-defined]
+    assert re.fullmatch("[0-9a-f]{32}", sdk_id) and str(server.data_dir) not in str(sdk_error.value)
+
     with pytest.raises(PineconeException) as caught:
         grpc_client(server).Index(host=host).fetch(ids=["v9"])
     text = str(caught.value)
@@ -64,6 +69,6 @@ def test_corrupt_vectors_are_an_error_without_paths(small_flush_server: LiveServ
     [grpc_id] = re.findall(r"request id ([0-9a-f]{32})", text)
 
     log = (server.data_dir.parent / f"server-{server.port}.log").read_text()
-    for rid in (request_id, grpc_id):
+    for rid in (request_id, sdk_id, grpc_id):
         [line] = [x for x in log.splitlines() if f"request id {rid}" in x]
         assert f"{vectors}: CRC-32" in line and "does not match the manifest" in line
