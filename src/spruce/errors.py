@@ -20,6 +20,9 @@ Every failure a client can see is a ``SpruceError``; the edges (``api/rest``,
 
 from __future__ import annotations
 
+import logging
+import uuid
+
 __all__ = [
     "AlreadyExists",
     "Corruption",
@@ -34,6 +37,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "client_message",
 ]
 
 
@@ -91,3 +95,23 @@ class Corruption(SpruceError):
 
 class Internal(SpruceError):
     pass
+
+
+_log = logging.getLogger(__name__)
+
+
+def client_message(exc: SpruceError) -> tuple[str, str | None]:
+    """What a client is told about ``exc``, and the request id it was logged under.
+
+    Server-side failures (``Corruption``, ``Internal``) carry details meant for the
+    operator (file paths, the check that failed): those go to the log under a fresh
+    request id, and the client gets only the id. Both edges answer through this.
+    """
+    if not isinstance(exc, Corruption | Internal):
+        return exc.message, None
+    request_id = uuid.uuid4().hex
+    _log.error("%s (request id %s): %s", type(exc).__name__, request_id, exc.message, exc_info=exc)
+    if isinstance(exc, Corruption):
+        text = "Stored data failed an integrity check; the server log has the details"
+        return f"{text} (request id {request_id})", request_id
+    return f"Internal server error (request id {request_id})", request_id

@@ -32,6 +32,7 @@ from spruce.service import (
     Services,
     TextRecords,
 )
+from spruce.service.descriptors import IndexDescriptors
 from spruce.storage import StoreOptions, open_store
 
 __all__ = ["Server", "build", "serve"]
@@ -64,7 +65,20 @@ class Server:
 
 def build(settings: Settings) -> Server:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog(settings.data_dir / "catalog.sqlite3")
+    catalog_path = settings.data_dir / "catalog.sqlite3"
+    catalog_lost = not catalog_path.exists()
+    catalog = Catalog(catalog_path)
+    # Each index keeps its catalog row beside its data (service/descriptors.py); a lost
+    # catalog gets its index rows back before anything else (Auth) creates a project.
+    descriptors = IndexDescriptors(settings.data_dir / "indexes")
+    if catalog_lost and (restored := descriptors.rebuild(catalog)):
+        log.warning(
+            "%s was missing: rebuilt %d index(es) from their descriptors; API keys, import "
+            "jobs and storage integrations cannot be rebuilt (docs/RELIABILITY.md)",
+            catalog_path,
+            restored,
+        )
+    catalog.index_listener = descriptors
     auth = Auth(catalog, dev=settings.dev)
     new_key = auth.bootstrap(settings.api_key)
     # Dedicated read nodes: replica processes, shards, states (docs/READ_CAPACITY.md).
@@ -87,6 +101,7 @@ def build(settings: Settings) -> Server:
     control = ControlPlane(catalog, data, endpoints=ports, nodes=nodes)
     control.recover()
     nodes.recover()
+    descriptors.backfill(catalog)
     # Models load lazily, on the first request that needs one.
     registry = Registry(parse_aliases(settings.model_aliases), threads=settings.embed_threads)
     inference = Inference(registry)

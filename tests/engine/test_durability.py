@@ -167,8 +167,9 @@ def test_leftovers_of_an_interrupted_flush_are_removed(tmp_path: Path) -> None:
     ns.delete(["a"])
     ns.close()
     [segment] = (path / "segments").iterdir()
-    (path / "segments" / "00000000000000000099").mkdir()
-    (segment / "deletes-00000000000000000099.roaring").write_bytes(b"junk")
+    # What a flush at LSN 2 (the delete) leaves when it dies before publishing.
+    (path / "segments" / "00000000000000000002").mkdir()
+    (segment / "deletes-00000000000000000002.roaring").write_bytes(b"junk")
     (path / "manifest" / ".tmp-123").write_bytes(b"junk")
     ns = open_ns(path)
     assert ns.list_ids() == ["b"]
@@ -252,8 +253,12 @@ def test_segment_files_match_format_doc(tmp_path: Path) -> None:
     ns.delete(["a"])
     ns.upsert([rec("c", 5, 6)])  # flush needs rows or dirty bitmaps; both here
     ns.flush()
-    manifest = json.loads((path / "manifest" / "MANIFEST").read_bytes())
-    assert manifest["format_version"] == 2 and manifest["flushed_lsn"] == 3
+    head, body = (path / "manifest" / "MANIFEST").read_bytes().split(b"\n", 1)
+    magic, version, crc, length = head.split(b" ")
+    assert magic == b"SPRCMANIFEST" and version == b"3"
+    assert int(crc, 16) == zlib.crc32(body) and int(length) == len(body)
+    manifest = json.loads(body)
+    assert manifest["format_version"] == 3 and manifest["flushed_lsn"] == 3
     assert manifest["dimension"] == 2 and manifest["metric"] == "dotproduct"
     first = manifest["segments"][0]
     directory = path / "segments" / first["name"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import grpc
 import pytest
 
@@ -27,7 +29,14 @@ def test_status_and_message() -> None:
 
 
 def test_unknown_exception_is_internal() -> None:
-    assert status_for(RuntimeError("boom")) == (
-        grpc.StatusCode.INTERNAL,
-        "Internal server error",
-    )
+    code, message = status_for(RuntimeError("boom"))
+    assert code == grpc.StatusCode.INTERNAL
+    assert re.fullmatch(r"Internal server error \(request id [0-9a-f]{32}\)", message)
+
+
+def test_corruption_names_no_path(caplog: pytest.LogCaptureFixture) -> None:
+    exc = errors.Corruption("/srv/data/ns-a/segments/1/vectors.npy: CRC-32 mismatch")
+    code, message = status_for(exc)
+    assert code == grpc.StatusCode.INTERNAL and "/srv" not in message
+    [request_id] = re.findall(r"request id ([0-9a-f]{32})", message)
+    assert f"request id {request_id}" in caplog.text and "vectors.npy: CRC-32" in caplog.text

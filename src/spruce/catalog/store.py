@@ -15,11 +15,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from spruce.errors import AlreadyExists, NotFound
 
-__all__ = ["Catalog", "IndexRow"]
+__all__ = ["Catalog", "IndexListener", "IndexRow"]
 
 _MIGRATIONS = [
     """
@@ -101,6 +101,14 @@ class IndexRow:
         return str(self.spec.get("vector_type", "dense"))
 
 
+class IndexListener(Protocol):
+    """Told of every index row written or deleted (the per-index descriptors)."""
+
+    def saved(self, row: IndexRow, project_name: str) -> None: ...
+
+    def deleted(self, row: IndexRow) -> None: ...
+
+
 class Catalog:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,6 +122,7 @@ class Catalog:
         # Index rows are cached as the stored tuple: each caller gets its own IndexRow.
         self._key_cache: dict[str, str | None] = {}
         self._index_cache: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self.index_listener: IndexListener | None = None
         self._migrate()
 
     def write(self, sql: str, args: tuple[Any, ...] = ()) -> None:
@@ -182,7 +191,30 @@ class Catalog:
             )
         except sqlite3.IntegrityError:
             raise AlreadyExists("Resource already exists") from None
+        self._saved(row)
         return row
+
+    def _saved(self, row: IndexRow) -> None:
+        if self.index_listener is not None:
+            self.index_listener.saved(row, self.project_name(row.project_id))
+
+    def project_name(self, project_id: str) -> str:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT name FROM projects WHERE id=?", (project_id,)
+            ).fetchone()
+        if found is None:
+            raise NotFound(f"Project {project_id} not found")
+        return str(found[0])
+
+    def restore_index(self, row: IndexRow, project_name: str) -> None:
+        """Insert an index row as it was (same uid and project), rebuilding a lost catalog
+        from the descriptors kept beside the index data."""
+        self.write("INSERT OR IGNORE INTO projects VALUES (?, ?)", (row.project_id, project_name))
+        self.write(
+            "INSERT INTO indexes VALUES (?, ?, ?, ?, ?, ?)",
+            (row.project_id, row.name, row.uid, row.state, json.dumps(row.spec), row.created_at),
+        )
 
     def get_index(self, project_id: str, name: str) -> IndexRow:
         found = self._index_cache.get((project_id, name))
@@ -222,9 +254,12 @@ class Catalog:
             "UPDATE indexes SET spec=?, state=? WHERE uid=?",
             (json.dumps(row.spec), row.state, row.uid),
         )
+        self._saved(row)
         return row
 
     def delete_index(self, row: IndexRow) -> None:
+        if self.index_listener is not None:
+            self.index_listener.deleted(row)  # first: a crash must not bring the index back
         self.write("DELETE FROM indexes WHERE uid=?", (row.uid,))
 
 

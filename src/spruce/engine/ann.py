@@ -173,9 +173,14 @@ class HnswIndex:
         vectors: npt.NDArray[np.float32],
         metric: str,
         params: HnswParams,
+        *,
+        file_crc: int | None = None,
     ) -> HnswIndex:
-        """Read a framed graph and attach storage built from ``vectors`` (all rows)."""
+        """Read a framed graph and attach storage built from ``vectors`` (all rows).
+        ``file_crc``: the manifest's CRC-32 of the whole file, header included."""
         data = path.read_bytes()
+        if file_crc is not None and zlib.crc32(data) != file_crc:
+            raise Corruption(f"{path}: CRC-32 of the file does not match the manifest")
         if len(data) < _HEADER.size:
             raise Corruption(f"{path}: truncated HNSW index")
         magic, version, metric_code, storage_code, m, rows, crc, length = _HEADER.unpack_from(data)

@@ -153,7 +153,16 @@ def build(
             remaps.append((core.metaindex, remap))
         metaindex = MetaIndex.merge(total, remaps)
         core = open_written(
-            directory, name, table, vectors, ann, metaindex, dimension, metric, options.hnsw
+            directory,
+            name,
+            table,
+            vectors,
+            ann,
+            metaindex,
+            dimension,
+            metric,
+            options.hnsw,
+            sources=[c.name for c in the_plan.inputs],
         )
     except BaseException:
         remove_tree(directory)

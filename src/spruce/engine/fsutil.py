@@ -7,16 +7,21 @@ new name is fsync'd too, or a crash could forget the name while keeping the data
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 import uuid
+import zlib
 from pathlib import Path
+
+from spruce.errors import Corruption
 
 __all__ = [
     "atomic_write",
     "fsync_dir",
     "remove_tree",
     "temp_name",
+    "verify_crc32",
     "write_synced",
     "write_synced_parts",
 ]
@@ -79,3 +84,20 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=False)
     else:
         path.unlink(missing_ok=True)
+
+
+def verify_crc32(path: Path, expected: int | None) -> None:
+    """Check the CRC-32 of the whole file, reading it through a mapping so that the
+    pages verified are the ones a later ``mmap`` of the file serves (no copy in memory).
+    """
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            crc = 0
+        else:
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                mapped.madvise(mmap.MADV_SEQUENTIAL)
+                crc = zlib.crc32(mapped)
+    if expected is None or crc != expected:
+        want = "none" if expected is None else f"{expected:08x}"
+        raise Corruption(f"{path}: CRC-32 {crc:08x} does not match the manifest's {want}")

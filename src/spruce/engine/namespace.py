@@ -541,7 +541,11 @@ class Namespace:
                 if built is not None:
                     listed.append(built.core.entry)
                 manifest = Manifest(
-                    dimension=self._dimension, metric=self._metric, flushed_lsn=lsn, segments=listed
+                    dimension=self._dimension,
+                    metric=self._metric,
+                    flushed_lsn=lsn,
+                    segments=listed,
+                    obsolete=sorted(c.name for c in dropped),
                 )
             except BaseException:
                 if built is not None:
@@ -685,7 +689,11 @@ class Namespace:
                     )
                 listed.append(core.entry)
             manifest = Manifest(
-                dimension=self._dimension, metric=self._metric, flushed_lsn=flushed, segments=listed
+                dimension=self._dimension,
+                metric=self._metric,
+                flushed_lsn=flushed,
+                segments=listed,
+                obsolete=sorted(c.name for c in inputs),
             )
             self._commit(manifest)
             with self._lock:
@@ -749,13 +757,15 @@ class Namespace:
         return self._closed is not None and not isinstance(self._closed, Unavailable)
 
     def _fail(self, exc: BaseException) -> None:
+        log.error("namespace %s failed; it must be reopened: %r", self._layout.root, exc)
         self._closed = exc if isinstance(exc, Exception) else Internal(repr(exc))
 
     def _check_open(self) -> None:
         if self._closed is not None:
             if isinstance(self._closed, Unavailable):
                 raise self._closed
-            raise Unavailable(f"namespace failed and must be reopened: {self._closed!r}")
+            # The failure itself (it may name server paths) was logged when it happened.
+            raise Unavailable("namespace failed and must be reopened")
 
 
 def _release_memory() -> None:

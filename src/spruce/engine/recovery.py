@@ -1,7 +1,8 @@
 """Opening a namespace directory: manifest -> segments -> WAL ops to replay.
 
-Also removes what an interrupted flush left behind (files the manifest does not name,
-WAL files wholly covered by the manifest), so a crash at any point converges.
+Also removes what an interrupted flush or compaction provably left behind, and moves
+anything else the manifest does not name to ``quarantine/`` (leftovers.py), so a crash
+at any point converges without ever deleting data that might be the only copy.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spruce.engine.fsutil import fsync_dir, remove_tree
-from spruce.engine.manifest import MANIFEST, Manifest, read_manifest, write_manifest
+from spruce.engine import leftovers
+from spruce.engine.fsutil import fsync_dir
+from spruce.engine.manifest import Manifest, read_manifest, write_manifest
 from spruce.engine.ops import Op, decode_op
 from spruce.engine.options import EngineOptions
 from spruce.engine.segment import SegmentCore
@@ -66,74 +68,99 @@ def wal_files(layout: Layout) -> list[Path]:
     )
 
 
-def _load_manifest(layout: Layout, dimension: int | None, metric: str) -> Manifest:
+def _load_manifest(layout: Layout, dimension: int | None, metric: str) -> tuple[Manifest, bool]:
+    """The manifest, and whether it was just created (a namespace never opened before)."""
     manifest = read_manifest(layout.manifest)
+    created = manifest is None
     if manifest is None:
         if wal_files(layout):
             raise Corruption(f"{layout.root}: WAL present but manifest missing")
+        if any(not p.name.startswith(".") for p in layout.segments.iterdir()):
+            raise Corruption(f"{layout.root}: segments present but manifest missing")
         manifest = Manifest(dimension=dimension, metric=metric)
         write_manifest(layout.manifest, manifest)
     if manifest.dimension != dimension or manifest.metric != metric:
         raise InvalidArgument(
-            f"{layout.root} holds a {manifest.metric} index of dimension {manifest.dimension}, "
-            f"opened as {metric} with dimension {dimension}"
+            f"the namespace holds a {manifest.metric} index of dimension "
+            f"{manifest.dimension}, opened as {metric} with dimension {dimension}"
         )
-    return manifest
+    return manifest, created
 
 
-def _remove_garbage(layout: Layout, manifest: Manifest) -> None:
-    by_name = {e.name: e for e in manifest.segments}
-    for path in layout.segments.iterdir():
-        entry = by_name.get(path.name)
-        if entry is None:
-            remove_tree(path)  # an unpublished or dropped segment
-            continue
-        for file in path.iterdir():
-            if file.name.startswith("deletes-") and file.name != entry.deletes:
-                file.unlink()
-            elif file.name.startswith("."):
-                remove_tree(file)
-    for path in layout.manifest.iterdir():
-        if path.name != MANIFEST:
-            remove_tree(path)
+@dataclass
+class _Log:
+    ops: list[Op]
+    last_lsn: int  # the last LSN the WAL holds, or the flushed LSN
+    valid_end: int  # valid length of the last file
+    covered: list[Path]  # files before the last whose ops are all flushed
+
+
+def _read_log(files: list[Path], flushed: int) -> _Log:
+    """Every op above ``flushed``, checked to be gap-free from ``flushed + 1`` on.
+
+    Each file is named by the first LSN it may hold and a new file is started at the
+    current LSN + 1, so a file named above the LSN reached so far means files (or ops)
+    are missing: acknowledged writes would be lost silently, so it is ``Corruption``.
+    """
+    ops: list[Op] = []
+    covered: list[Path] = []
+    last_lsn = flushed
+    valid_end = 0
+    for i, path in enumerate(files):
+        first = int(path.stem)
+        if first > last_lsn + 1:
+            raise Corruption(
+                f"{path}: WAL gap: LSNs {last_lsn + 1} to {first - 1} are missing "
+                f"(manifest flushed LSN {flushed})"
+            )
+        payloads, valid_end = read_wal(path)
+        is_last = i == len(files) - 1
+        if not is_last and valid_end != path.stat().st_size:
+            raise Corruption(f"{path}: damaged WAL file before the last one")
+        file_ops = [decode_op(p) for p in payloads]
+        previous = 0
+        for op in file_ops:
+            if op.lsn <= previous or op.lsn < first:
+                raise Corruption(f"{path}: LSN {op.lsn} out of order in the file")
+            previous = op.lsn
+            if op.lsn > flushed:
+                if op.lsn != last_lsn + 1:
+                    raise Corruption(f"{path}: LSN {op.lsn} where {last_lsn + 1} was expected")
+                ops.append(op)
+                last_lsn = op.lsn
+        if not is_last and all(op.lsn <= flushed for op in file_ops):
+            covered.append(path)  # a flush published its manifest but crashed before cleanup
+    return _Log(ops, last_lsn, valid_end, covered)
 
 
 def recover(
     layout: Layout, dimension: int | None, metric: str, options: EngineOptions
 ) -> Recovered:
     layout.ensure()
-    manifest = _load_manifest(layout, dimension, metric)
-    _remove_garbage(layout, manifest)
+    manifest, created = _load_manifest(layout, dimension, metric)
+    flushed = manifest.flushed_lsn
+    files = wal_files(layout)
+    if not files and not created:
+        # Every namespace has a WAL file from its creation on: none means deleted files,
+        # and with them possibly acknowledged writes.
+        raise Corruption(f"{layout.wal}: no WAL file (manifest flushed LSN {flushed})")
+    # Everything is checked before anything is changed: a namespace found damaged is
+    # left exactly as it was found, for an operator to look at.
+    log = _read_log(files, flushed)
+    plan = leftovers.classify(layout.root, manifest, log.last_lsn)
+    leftovers.apply(layout.root, plan)
+    for path in log.covered:
+        path.unlink()
     segments = []
     for entry in manifest.segments:
-        core = SegmentCore(layout.segments / entry.name, entry, dimension, metric, options.hnsw)
-        core.load_deletes(manifest.flushed_lsn)
+        try:
+            core = SegmentCore(layout.segments / entry.name, entry, dimension, metric, options.hnsw)
+            core.load_deletes(manifest.flushed_lsn)
+        except FileNotFoundError as exc:
+            raise Corruption(f"{exc.filename}: named by the manifest but missing") from exc
         segments.append(core)
-
-    flushed = manifest.flushed_lsn
-    ops: list[Op] = []
-    files = wal_files(layout)
-    last_lsn = 0
-    valid_end = 0
-    for i, path in enumerate(files):
-        payloads, valid_end = read_wal(path)
-        is_last = i == len(files) - 1
-        if not is_last and valid_end != path.stat().st_size:
-            raise Corruption(f"{path}: damaged WAL file before the last one")
-        file_ops = [decode_op(p) for p in payloads]
-        for op in file_ops:
-            if op.lsn <= last_lsn:
-                raise Corruption(f"{path}: LSN {op.lsn} after {last_lsn}")
-            last_lsn = op.lsn
-            if op.lsn > flushed:
-                expected = ops[-1].lsn + 1 if ops else flushed + 1
-                if op.lsn != expected:
-                    raise Corruption(f"{path}: LSN {op.lsn} where {expected} was expected")
-                ops.append(op)
-        if not is_last and all(op.lsn <= flushed for op in file_ops):
-            path.unlink()  # a flush published its manifest but crashed before this cleanup
     if files:
-        wal = WalWriter.resume(files[-1], valid_end)
+        wal = WalWriter.resume(files[-1], log.valid_end)
     else:
         wal = WalWriter.create(layout.wal / wal_file_name(flushed + 1))
-    return Recovered(flushed, segments, wal, ops)
+    return Recovered(flushed, segments, wal, log.ops)

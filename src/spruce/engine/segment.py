@@ -34,7 +34,7 @@ from pyroaring import BitMap
 
 from spruce.engine.ann import ANN_FILE, HnswIndex, HnswParams, faiss
 from spruce.engine.filters import Filter, evaluate
-from spruce.engine.fsutil import fsync_dir, write_synced, write_synced_parts
+from spruce.engine.fsutil import fsync_dir, verify_crc32, write_synced, write_synced_parts
 from spruce.engine.metaindex import MetaIndex
 from spruce.engine.rows import Csr, copy_metadata
 from spruce.engine.sparse_index import SPARSE_INDEX, SparseIndex
@@ -55,6 +55,9 @@ __all__ = [
 
 VECTORS = "vectors.npy"
 RECORDS = "records.arrow"
+# A compaction output names its inputs, so that recovery can prove an unpublished one
+# redundant (leftovers.py); JSON with a CRC-32 of the names joined by newlines.
+SOURCES = "SOURCES"
 
 SCHEMA = pa.schema(
     [
@@ -79,6 +82,24 @@ class SegmentEntry(msgspec.Struct, kw_only=True):
     ann: str | None = None  # format 2: the HNSW index file, if the segment has one
     ann_bytes: int | None = None
     ann_crc32: int | None = None
+
+
+class _Sources(msgspec.Struct):
+    sources: list[str]
+    crc32: int
+
+
+def _sources_crc(names: Sequence[str]) -> int:
+    return zlib.crc32("\n".join(names).encode())
+
+
+def read_sources(directory: Path) -> list[str] | None:
+    """The inputs a compaction output names, or None if absent or damaged."""
+    try:
+        data = msgspec.json.decode((directory / SOURCES).read_bytes(), type=_Sources)
+    except (OSError, msgspec.DecodeError):
+        return None
+    return data.sources if _sources_crc(data.sources) == data.crc32 else None
 
 
 def records_table(
@@ -109,9 +130,14 @@ def write_segment(
     table: pa.Table,
     vectors: npt.NDArray[np.float32] | None,
     ann: HnswIndex | None = None,
+    sources: Sequence[str] = (),
 ) -> SegmentEntry:
-    """Write and fsync a new segment directory; it is garbage until a manifest names it."""
+    """Write and fsync a new segment directory; it is garbage until a manifest names it.
+    ``sources``: the segments a compaction merged into it (``SOURCES``)."""
     directory.mkdir()
+    if sources:
+        names = list(sources)
+        write_synced(directory / SOURCES, msgspec.json.encode(_Sources(names, _sources_crc(names))))
     vectors_bytes = vectors_crc = None
     if vectors is not None:
         array = np.ascontiguousarray(vectors, dtype="<f4")
@@ -197,8 +223,8 @@ class SegmentCore:
             path = directory / VECTORS
             if entry.vectors_bytes is None or path.stat().st_size != entry.vectors_bytes:
                 raise Corruption(f"{path}: size does not match the manifest")
-            # Not checksummed on open: that would read every vector; the CRC is in the
-            # manifest for offline verification.
+            verify_crc32(path, entry.vectors_crc32)
+            # The mapping reads the page-cache pages the check just verified.
             vectors = np.load(path, mmap_mode="r", allow_pickle=False)
             if vectors.dtype != np.dtype("<f4") or vectors.shape != (entry.rows, dimension):
                 raise Corruption(f"{path}: unexpected shape {vectors.shape} or dtype")
@@ -231,7 +257,7 @@ class SegmentCore:
             path = directory / entry.ann
             if self.vectors is None or path.stat().st_size != entry.ann_bytes:
                 raise Corruption(f"{path}: size does not match the manifest")
-            self.ann = HnswIndex.load(path, self.vectors, metric, hnsw)
+            self.ann = HnswIndex.load(path, self.vectors, metric, hnsw, file_crc=entry.ann_crc32)
         self._metaindex = metaindex
         self._norms: npt.NDArray[np.float32] | None = None
         self._sparse_index: SparseIndex | None = None
@@ -447,10 +473,11 @@ def open_written(
     dimension: int | None,
     metric: str,
     hnsw: HnswParams,
+    sources: Sequence[str] = (),
 ) -> SegmentCore:
     """Write a new segment, make its directory entry durable, and open it from the
     parts already in memory (flush and compaction both end this way)."""
-    entry = write_segment(directory, name, table, vectors, ann)
+    entry = write_segment(directory, name, table, vectors, ann, sources)
     fsync_dir(directory.parent)
     core = SegmentCore(
         directory, entry, dimension, metric, hnsw, table=table, ann=ann, metaindex=metaindex

@@ -25,11 +25,9 @@ import os
 import shutil
 from pathlib import Path
 
-import msgspec
-
 from spruce.engine.ann import ANN_FILE
 from spruce.engine.fsutil import atomic_write
-from spruce.engine.manifest import MANIFEST, Manifest
+from spruce.engine.manifest import MANIFEST, Manifest, decode_manifest
 from spruce.engine.ops import decode_op
 from spruce.engine.recovery import Layout, wal_files
 from spruce.engine.segment import RECORDS, VECTORS, SegmentEntry
@@ -79,7 +77,7 @@ class Publisher:
         layout = self._layout
         try:
             data = (layout.manifest / MANIFEST).read_bytes()
-            manifest = msgspec.json.decode(data, type=Manifest)
+            manifest = decode_manifest(data, _MANIFEST_KEY)
             for entry in manifest.segments:
                 directory = layout.segments / entry.name
                 names = _named(entry)
@@ -151,7 +149,7 @@ class Mirror:
             return False
         layout = self._layout
         layout.ensure()
-        manifest = msgspec.json.decode(data, type=Manifest)
+        manifest = decode_manifest(data, _MANIFEST_KEY)
         if data != self._manifest:
             for entry in manifest.segments:
                 directory = layout.segments / entry.name

@@ -52,6 +52,7 @@ _MAGIC = b"SPRCSPX\0"
 _VERSION = 1
 # magic, version, flags, rows, terms, postings, CRC-32 of the body, padding.
 _HEADER = struct.Struct("<8sIIQQQI4x")
+_HEADER_PAD = 4  # the trailing "4x"
 # Scores are float64 sums taken in different orders by different paths; bounds get
 # this much slack so rounding can never prune a row that belongs in the top-k.
 _REL_TOL = 1e-9
@@ -148,9 +149,12 @@ class SparseIndex:
     def from_bytes(cls, data: bytes, size: int, where: str) -> SparseIndex:
         if len(data) < _HEADER.size:
             raise Corruption(f"{where}: truncated sparse index")
-        magic, version, _flags, rows, n_terms, n_post, crc = _HEADER.unpack_from(data)
+        magic, version, flags, rows, n_terms, n_post, crc = _HEADER.unpack_from(data)
         if magic != _MAGIC or version != _VERSION:
             raise Corruption(f"{where}: not a version {_VERSION} sparse index")
+        # The CRC covers the body; the header's other bytes have fixed values.
+        if flags != 0 or any(data[_HEADER.size - _HEADER_PAD : _HEADER.size]):
+            raise Corruption(f"{where}: sparse index header has non-zero reserved bytes")
         if rows != size:
             raise Corruption(f"{where}: sparse index is for {rows} rows, segment has {size}")
         body = memoryview(data)[_HEADER.size :]

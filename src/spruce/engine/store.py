@@ -15,6 +15,7 @@ either exists complete or not at all; dropping renames it away first for the sam
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -30,8 +31,11 @@ from spruce.engine.options import EngineOptions
 from spruce.engine.recovery import Layout
 from spruce.errors import Corruption, InvalidArgument
 
+log = logging.getLogger(__name__)
+
 __all__ = ["IndexStore", "decode_name", "encode_name"]
 
+_RETRY_DAMAGED_S = 30.0
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 _PREFIX = "ns-"
 _HASHED_PREFIX = "nh-"
@@ -117,6 +121,10 @@ class IndexStore:
         # Only a namespace unused this long is closed: whoever got it from ``get`` last
         # is done with it (requests hold one for milliseconds).
         self._evict_idle_s = evict_idle_s
+        # Namespaces found damaged, with when: each open verifies every byte (seconds at
+        # a million rows) under the store lock, so a damaged one is not retried on
+        # every request, only after ``_RETRY_DAMAGED_S`` (time to repair it by hand).
+        self._damaged: dict[str, tuple[float, Corruption]] = {}
         if not root.is_dir():
             root.mkdir(parents=True)
             fsync_dir(root.parent)
@@ -144,7 +152,15 @@ class IndexStore:
                 stored = (path / NAME_FILE).read_bytes().decode("utf-8", "replace")
                 if stored != namespace:
                     raise Corruption(f"{path}: holds namespace {stored!r}, not {namespace!r}")
-            ns = self._open_namespace(path)
+            damaged = self._damaged.get(namespace)
+            if damaged is not None and time.monotonic() - damaged[0] < _RETRY_DAMAGED_S:
+                raise damaged[1]
+            try:
+                ns = self._open_namespace(path)
+            except Corruption as exc:
+                self._damaged[namespace] = (time.monotonic(), exc)
+                raise
+            self._damaged.pop(namespace, None)
             self._open[namespace] = ns
             self._open.move_to_end(namespace)
             self._used[namespace] = time.monotonic()
@@ -222,7 +238,13 @@ class IndexStore:
             if name is None and entry.name.startswith(_HASHED_PREFIX):
                 try:
                     name = (Path(entry.path) / NAME_FILE).read_bytes().decode("utf-8")
-                except (OSError, UnicodeDecodeError):
+                except OSError:
+                    name = None
+                except UnicodeDecodeError:
+                    name = ""  # cannot hash to the directory name: reported below
+                # The directory is named by the SHA-256 of the name: that checks NAME.
+                if name is not None and encode_name(name) != entry.name:
+                    log.error("%s: NAME does not hash to the directory name", entry.path)
                     name = None
             if name is not None and entry.is_dir():
                 out.append(name)
@@ -233,6 +255,7 @@ class IndexStore:
             ns = self._open.pop(namespace, None)
             self._used.pop(namespace, None)
             self._filterable.pop(namespace, None)
+            self._damaged.pop(namespace, None)
             if ns is not None:
                 ns.close()
             path = self._dir(namespace)
@@ -275,6 +298,7 @@ class IndexStore:
                 trash.append(self.root / temp_name("trash"))
                 os.rename(self._dir(name), trash[-1])
             for name, source in built.items():
+                self._damaged.pop(name, None)
                 target = self._dir(name)
                 if target.name.startswith(_HASHED_PREFIX):
                     write_synced(source / NAME_FILE, name.encode("utf-8"))

@@ -8,15 +8,11 @@ ALREADY_EXISTS into the same exception classes as the matching HTTP statuses.
 
 from __future__ import annotations
 
-import logging
-
 import grpc
 
 from spruce import errors
 
 __all__ = ["GRPC_STATUS", "status_for"]
-
-log = logging.getLogger(__name__)
 
 GRPC_STATUS: dict[type[errors.SpruceError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -39,6 +35,7 @@ GRPC_STATUS: dict[type[errors.SpruceError], grpc.StatusCode] = {
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status and message a failed call answers with; unknown errors are logged."""
     if not isinstance(exc, errors.SpruceError):
-        log.error("unhandled error in a gRPC call", exc_info=exc)
-        exc = errors.Internal("Internal server error")
-    return GRPC_STATUS[type(exc)], exc.message
+        internal = errors.Internal(f"unhandled error in a gRPC call: {exc!r}")
+        internal.__cause__ = exc  # logged with its traceback by client_message
+        exc = internal
+    return GRPC_STATUS[type(exc)], errors.client_message(exc)[0]

@@ -7,16 +7,12 @@ plane (a gRPC gateway) as ``{"code": 5, "message": ..., "details": []}``.
 
 from __future__ import annotations
 
-import logging
-
 import orjson
 from starlette.responses import Response
 
 from spruce import errors
 
 __all__ = ["HTTP_STATUS", "error_response"]
-
-log = logging.getLogger(__name__)
 
 #: class -> (HTTP status, control-plane code, gRPC code number)
 HTTP_STATUS: dict[type[errors.SpruceError], tuple[int, str, int]] = {
@@ -37,11 +33,17 @@ HTTP_STATUS: dict[type[errors.SpruceError], tuple[int, str, int]] = {
 
 def error_response(exc: BaseException, *, data_plane: bool) -> Response:
     if not isinstance(exc, errors.SpruceError):
-        log.exception("unhandled error", exc_info=exc)
-        exc = errors.Internal("Internal server error")
+        internal = errors.Internal(f"unhandled error: {exc!r}")
+        internal.__cause__ = exc  # logged with its traceback by client_message
+        exc = internal
     status, code, grpc_code = HTTP_STATUS[type(exc)]
+    message, request_id = errors.client_message(exc)
     if data_plane:
-        body = {"code": grpc_code, "message": exc.message, "details": []}
+        body = {"code": grpc_code, "message": message, "details": []}
     else:
-        body = {"error": {"code": code, "message": exc.message}, "status": status}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+        body = {"error": {"code": code, "message": message}, "status": status}
+    # The header the SDK reads into its exceptions' request_id.
+    headers = None if request_id is None else {"x-pinecone-request-id": request_id}
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
