@@ -30,12 +30,16 @@ HTTP_STATUS: dict[type[errors.SpruceError], tuple[int, str, int]] = {
     errors.PayloadTooLarge: (413, "PAYLOAD_TOO_LARGE", 3),
     errors.Unavailable: (503, "UNAVAILABLE", 14),
     errors.Unimplemented: (501, "UNIMPLEMENTED", 12),
+    # Pinecone's control-plane codes have no METHOD_NOT_ALLOWED; UNIMPLEMENTED is gRPC's.
+    errors.MethodNotAllowed: (405, "UNIMPLEMENTED", 12),
     errors.Corruption: (500, "INTERNAL", 13),
     errors.Internal: (500, "INTERNAL", 13),
 }
 
 
-def error_response(exc: BaseException, *, data_plane: bool) -> Response:
+def error_response(
+    exc: BaseException, *, data_plane: bool, headers: dict[str, str] | None = None
+) -> Response:
     if not isinstance(exc, errors.SpruceError):
         log.exception("unhandled error", exc_info=exc)
         exc = errors.Internal("Internal server error")
@@ -44,4 +48,6 @@ def error_response(exc: BaseException, *, data_plane: bool) -> Response:
         body = {"code": grpc_code, "message": exc.message, "details": []}
     else:
         body = {"error": {"code": code, "message": exc.message}, "status": status}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
