@@ -384,3 +384,16 @@ def test_sdk_still_lists_and_describes_after_refusals(server: LiveServer, pc: Pi
     )
     assert name in pc.list_indexes().names()
     pc.delete_index(name)
+
+
+@pytest.mark.parametrize("provider", [[], {}, ["aws"]])
+def test_storage_integration_provider_of_another_type_is_a_400(
+    server: LiveServer, provider: object
+) -> None:
+    url = f"{server.url}/storage-integrations"
+    before = httpx.get(url, headers=H).json()
+    body = {"name": "store", "provider": provider, "credentials": {"access_key_id": "a"}}
+    assert _error(httpx.post(url, headers=H, json=body)) == (
+        f"Invalid provider {provider!r}: expected one of aws, gcp, azure"
+    )
+    assert httpx.get(url, headers=H).json() == before

@@ -282,6 +282,20 @@ def test_configure_semantic_text_parameters(pc: Pinecone, books: Any) -> None:
             books.name,
             schema={"fields": {"other": {"type": "semantic_text", "model": "all-MiniLM-L6-v2"}}},
         )
+    # The described schema (text field and vector field) can be sent back unchanged.
+    described = pc.describe_index(books.name)
+    again = pc.indexes.configure(books.name, schema=described.schema)
+    assert again.to_dict()["schema"] == described.to_dict()["schema"]
+    with pytest.raises(ApiError, match="fields cannot be added or removed"):
+        pc.indexes.configure(
+            books.name,
+            schema={
+                "fields": {
+                    "chunk_text": {"type": "semantic_text"},
+                    "_values": {"type": "dense_vector", "dimension": 8, "metric": "cosine"},
+                }
+            },
+        )
 
 
 def test_configure_embed_turns_a_fitting_index_integrated(server: LiveServer, pc: Pinecone) -> None:

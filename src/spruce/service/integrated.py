@@ -16,7 +16,14 @@ from spruce.catalog import IndexRow
 from spruce.embeddings import ModelCard
 from spruce.errors import InvalidArgument, NotFound
 from spruce.service.control_plane import ControlPlane
-from spruce.service.index_body import EmbedBody, IndexRequest, ModelIndexBody, decode_embed
+from spruce.service.index_body import (
+    DENSE_FIELD,
+    SPARSE_FIELD,
+    EmbedBody,
+    IndexRequest,
+    ModelIndexBody,
+    decode_embed,
+)
 from spruce.service.inference import Inference
 
 __all__ = ["IntegratedIndexes", "SEMANTIC_TEXT"]
@@ -170,6 +177,12 @@ def _embed_from_schema(schema: object, current: dict[str, Any] | None, index: st
     fields = schema.get("fields") if isinstance(schema, Mapping) else None
     if not isinstance(fields, Mapping):
         raise InvalidArgument("schema must be {'fields': {...}}")
+    if current is not None:
+        # Describe shows the vector field beside the text field; sent back unchanged (a
+        # describe-then-configure round trip), it asks for nothing.
+        name, shown = _vector_field(current)
+        if _same_field(fields.get(name), shown):
+            fields = {k: v for k, v in fields.items() if k != name}
     semantic = {
         name: f
         for name, f in fields.items()
@@ -197,3 +210,17 @@ def _embed_from_schema(schema: object, current: dict[str, Any] | None, index: st
 
 
 _PARAM_KEYS = ("read_parameters", "write_parameters")
+
+
+def _vector_field(embed: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The vector field an integrated index describes, as ``api/rest/wire`` shows it."""
+    if embed.get("vector_type") == "sparse":
+        return SPARSE_FIELD, {"type": "sparse_vector"}
+    dense = {"type": "dense_vector", "dimension": embed["dimension"], "metric": embed["metric"]}
+    return DENSE_FIELD, dense
+
+
+def _same_field(sent: object, shown: dict[str, Any]) -> bool:
+    if not isinstance(sent, Mapping):
+        return False
+    return {k: v for k, v in sent.items() if v is not None and k != "description"} == shown
