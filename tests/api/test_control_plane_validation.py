@@ -316,6 +316,10 @@ def _model_body(**overrides: Any) -> dict[str, Any]:
 
 
 CREATE_FOR_MODEL = [
+    (
+        {"name": "bad-model", "cloud": "aws", "region": "us-east-1"},
+        "embed is required: {'model': ..., 'field_map': {'text': ...}}",
+    ),
     (_model_body(cloud=123), "Invalid value for cloud: expected a string, got an integer"),
     (_model_body(cloud="mars"), "Invalid value for cloud: 'mars'; expected one of aws, gcp, azure"),
     (_model_body(region={"a": 1}), "Invalid value for region: expected a string, got an object"),
@@ -383,6 +387,12 @@ def test_sdk_still_lists_and_describes_after_refusals(server: LiveServer, pc: Pi
         "cosine",
     )
     assert name in pc.list_indexes().names()
+    pc.delete_index(name)
+    # Pinecone lowercases the metric when it creates the index, for either create.
+    body = _model_body(name=name, embed={**MODEL, "metric": "COSINE"})
+    created = httpx.post(f"{server.url}/indexes/create-for-model", headers=H, json=body)
+    assert created.status_code == 201, created.text
+    assert pc.describe_index(name).metric == "cosine"
     pc.delete_index(name)
 
 

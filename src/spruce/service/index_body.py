@@ -379,7 +379,4 @@ class ModelIndexBody(_Struct):
 
 
 def decode_create_for_model(body: Mapping[str, Any]) -> ModelIndexBody:
-    req = _convert(body, ModelIndexBody)
-    if req.embed is None:
-        raise InvalidArgument("embed is required: {'model': ..., 'field_map': {'text': ...}}")
-    return req
+    return _convert(body, ModelIndexBody)

@@ -50,7 +50,7 @@ class IntegratedIndexes:
         if embed is None:
             raise InvalidArgument("embed is required: {'model': ..., 'field_map': {'text': ...}}")
         card = self._card(embed.model)
-        metric = card.metrics[0] if embed.metric is None else embed.metric
+        metric = card.metrics[0] if embed.metric is None else embed.metric.lower()
         if metric not in card.metrics:
             raise InvalidArgument(
                 f"Model {card.name!r} supports the metrics {', '.join(card.metrics)}; "
