@@ -4,10 +4,11 @@ Create (the 2025-xx ``spec`` shape and the 2026-07 ``schema``/``deployment`` sha
 configure and create-for-model bodies pass through here before any rule of the
 control plane runs. msgspec structs state each field's type; a body that does not
 fit is refused as ``InvalidArgument`` naming the field (``spec.serverless.cloud``),
-so no malformed value reaches the catalog or becomes a 500. ``check_choice`` is the
-one check of enumerated values. Unknown keys are ignored, as Pinecone ignores them,
-but keys of features this server does not have (pod and BYOC indexes, collections,
-backups, customer-managed keys) are refused rather than silently dropped.
+so no malformed value reaches the catalog or becomes a 500. ``check_choice`` checks
+the enumerated ones (metric, cloud, ...). Unknown keys are ignored (clients of other API
+versions send keys this server has no use for), but keys of features this server
+does not have (pod and BYOC indexes, collections, backups, customer-managed keys) are
+refused rather than silently dropped.
 """
 
 from __future__ import annotations
