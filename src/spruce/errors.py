@@ -14,6 +14,7 @@ Every failure a client can see is a ``SpruceError``; the edges (``api/rest``,
      ├── PayloadTooLarge      request bigger than the limit (413)
      ├── Unavailable          paused or shutting down (503)
      ├── Unimplemented        not supported by this server (501)
+     ├── MethodNotAllowed     a served route, another HTTP method (405)
      ├── Corruption           on-disk data failed a checksum (500)
      └── Internal             anything else (500)
 """
@@ -29,6 +30,7 @@ __all__ = [
     "FailedPrecondition",
     "Internal",
     "InvalidArgument",
+    "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
@@ -86,6 +88,10 @@ class Unavailable(SpruceError):
 
 
 class Unimplemented(SpruceError):
+    pass
+
+
+class MethodNotAllowed(SpruceError):
     pass
 
 

@@ -64,10 +64,18 @@ def test_create_for_model_describes_a_semantic_text_field(pc: Pinecone, books: A
             "model": "all-MiniLM-L6-v2",
             "metric": "cosine",
             "description": None,
-            "read_parameters": {"input_type": "query", "truncate": "END"},
-            "write_parameters": {"input_type": "passage", "truncate": "END"},
-        }
+            "read_parameters": {"input_type": "query", "truncate": "END", "dimension": 384},
+            "write_parameters": {"input_type": "passage", "truncate": "END", "dimension": 384},
+        },
+        "_values": {
+            "type": "dense_vector",
+            "dimension": 384,
+            "metric": "cosine",
+            "description": None,
+        },
     }
+    # SDK 10 reads these from the schema's one vector field.
+    assert (desc.dimension, desc.metric, desc.vector_type) == (384, "cosine", "dense")
     embed = desc.embed
     assert (embed.model, embed.metric, embed.field_map) == (
         "all-MiniLM-L6-v2",
@@ -89,8 +97,8 @@ def test_2025_clients_read_a_top_level_embed(server: LiveServer, books: Any) -> 
         "dimension": 384,
         "vector_type": "dense",
         "field_map": {"text": "chunk_text"},
-        "read_parameters": {"input_type": "query", "truncate": "END"},
-        "write_parameters": {"input_type": "passage", "truncate": "END"},
+        "read_parameters": {"input_type": "query", "truncate": "END", "dimension": 384},
+        "write_parameters": {"input_type": "passage", "truncate": "END", "dimension": 384},
     }
 
 
@@ -254,7 +262,11 @@ def test_configure_semantic_text_parameters(pc: Pinecone, books: Any) -> None:
             }
         },
     )
-    assert desc.embed.read_parameters == {"input_type": "query", "truncate": "NONE"}
+    assert desc.embed.read_parameters == {
+        "input_type": "query",
+        "truncate": "NONE",
+        "dimension": 384,
+    }
     with pytest.raises(ApiError, match="has 602 tokens, more than the 256"):
         books.search(namespace="facts", top_k=1, inputs={"text": "word " * 600})
     pc.indexes.configure(
@@ -271,6 +283,20 @@ def test_configure_semantic_text_parameters(pc: Pinecone, books: Any) -> None:
         pc.indexes.configure(
             books.name,
             schema={"fields": {"other": {"type": "semantic_text", "model": "all-MiniLM-L6-v2"}}},
+        )
+    # The described schema (text field and vector field) can be sent back unchanged.
+    described = pc.describe_index(books.name)
+    again = pc.indexes.configure(books.name, schema=described.schema)
+    assert again.to_dict()["schema"] == described.to_dict()["schema"]
+    with pytest.raises(ApiError, match="fields cannot be added or removed"):
+        pc.indexes.configure(
+            books.name,
+            schema={
+                "fields": {
+                    "chunk_text": {"type": "semantic_text"},
+                    "_values": {"type": "dense_vector", "dimension": 8, "metric": "cosine"},
+                }
+            },
         )
 
 
@@ -290,6 +316,17 @@ def test_configure_embed_turns_a_fitting_index_integrated(server: LiveServer, pc
         json={"embed": {"model": "all-MiniLM-L6-v2", "field_map": {"text": "body"}}},
     )
     assert ok.status_code == 200, ok.text
+    # As in Pinecone's "Add a hosted embedding model" guide, the parameters show the dimension.
+    assert ok.json()["embed"]["read_parameters"] == {
+        "input_type": "query",
+        "truncate": "END",
+        "dimension": 384,
+    }
+    assert ok.json()["embed"]["write_parameters"] == {
+        "input_type": "passage",
+        "truncate": "END",
+        "dimension": 384,
+    }
     assert pc.describe_index(name).embed.field_map == {"text": "body"}
     index.upsert_records(namespace="n", records=[{"_id": "whales", "body": SENTENCES["whales"]}])
     hits = index.search(namespace="n", top_k=1, inputs={"text": "largest animal"}).result.hits
@@ -305,6 +342,13 @@ def test_sparse_integrated_index(pc: Pinecone) -> None:
         embed={"model": "spruce-bm25-v0", "field_map": {"text": "body"}},
     )
     assert desc.to_dict()["schema"]["fields"]["body"]["metric"] == "dotproduct"
+    assert "dimension" not in desc.to_dict()["schema"]["fields"]["body"]["read_parameters"]
+    described = pc.describe_index(name)
+    assert (described.dimension, described.metric, described.vector_type) == (
+        None,
+        "dotproduct",
+        "sparse",
+    )
     index = pc.Index(host=desc.host)
     index.upsert_records(
         namespace="s",

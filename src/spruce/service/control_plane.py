@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from spruce.catalog import Catalog, IndexRow
 from spruce.errors import InvalidArgument, NotFound, PermissionDenied, SpruceError
 from spruce.service.data_plane import DataPlane
 from spruce.service.endpoints import Endpoints
+from spruce.service.index_body import IndexRequest, check_choice
 from spruce.service.limits import MAX_DIMENSION, MAX_INDEX_NAME
+from spruce.service.read_capacity import Capacity, parse_capacity
 from spruce.service.read_nodes import ReadNodes
 
 __all__ = ["ControlPlane", "IndexRequest"]
@@ -19,23 +20,8 @@ __all__ = ["ControlPlane", "IndexRequest"]
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _METRICS = ("cosine", "euclidean", "dotproduct")
 _PROTECTION = ("enabled", "disabled")
+_VECTOR_TYPES = ("dense", "sparse")
 _MAX_TAGS = 20
-
-
-@dataclass
-class IndexRequest:
-    """A create request, whichever API version's body it arrived in."""
-
-    name: object
-    dimension: object = None
-    metric: object = None
-    vector_type: object = "dense"
-    deletion_protection: object = "disabled"
-    tags: object = None
-    cloud: str = "aws"
-    region: str = "us-east-1"
-    read_capacity: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def check_name(name: object) -> str:
@@ -73,11 +59,12 @@ def check_tags(tags: object, current: dict[str, str] | None = None) -> dict[str,
 
 
 def check_protection(value: object) -> str:
-    if value not in _PROTECTION:
-        raise InvalidArgument(
-            f"Invalid value for deletion_protection: {value!r}; expected 'enabled' or 'disabled'"
-        )
-    return str(value)
+    return check_choice("deletion_protection", value, _PROTECTION)
+
+
+def _given(value: str | None, default: str) -> str:
+    """Absent or null takes the default; an empty string is a value, and refused."""
+    return default if value is None else value
 
 
 class ControlPlane:
@@ -99,15 +86,10 @@ class ControlPlane:
 
     def create(self, project_id: str, req: IndexRequest) -> IndexRow:
         name = check_name(req.name)
-        vector_type = req.vector_type or "dense"
-        if vector_type not in ("dense", "sparse"):
-            raise InvalidArgument(f"Invalid vector_type {vector_type!r}: use dense or sparse")
-        metric = req.metric or ("dotproduct" if vector_type == "sparse" else "cosine")
-        if metric not in _METRICS:
-            raise InvalidArgument(
-                f"Invalid value for metric: {metric!r}; expected one of cosine, euclidean, "
-                "dotproduct"
-            )
+        vector_type = check_choice("vector_type", _given(req.vector_type, "dense"), _VECTOR_TYPES)
+        default = "dotproduct" if vector_type == "sparse" else "cosine"
+        # Pinecone lowercases the metric when it creates the index.
+        metric = check_choice("metric", _given(req.metric, default).lower(), _METRICS)
         dimension = req.dimension
         if vector_type == "sparse":
             if dimension is not None:
@@ -117,8 +99,6 @@ class ControlPlane:
         else:
             if dimension is None:
                 raise InvalidArgument("Dimension is required for dense vector indexes")
-            if isinstance(dimension, bool) or not isinstance(dimension, int):
-                raise InvalidArgument("Dimension must be an integer")
             if not 1 <= dimension <= MAX_DIMENSION:
                 raise InvalidArgument(
                     f"Dimension must be between 1 and {MAX_DIMENSION}, got {dimension}"
@@ -127,11 +107,11 @@ class ControlPlane:
             "dimension": dimension,
             "metric": metric,
             "vector_type": vector_type,
-            "deletion_protection": check_protection(req.deletion_protection or "disabled"),
+            "deletion_protection": check_protection(_given(req.deletion_protection, "disabled")),
             "tags": check_tags(req.tags),
             "cloud": req.cloud,
             "region": req.region,
-            "read_capacity": req.read_capacity or {"mode": "OnDemand"}
+            "read_capacity": parse_capacity(req.read_capacity or {"mode": "OnDemand"}).to_json()
             if self._nodes is None
             else self._nodes.validate_create(project_id, req.read_capacity),
             **req.extra,
@@ -203,7 +183,8 @@ class ControlPlane:
             row = self._nodes.configure(row, spec, read_capacity, self._catalog.update_index)
             return self._shown(row)
         if read_capacity is not None:
-            spec["read_capacity"] = read_capacity
+            current = Capacity.from_json(spec.get("read_capacity"))
+            spec["read_capacity"] = parse_capacity(read_capacity, current).to_json()
         return self._shown(self._catalog.update_index(row, spec=spec))
 
     def delete(self, project_id: str, name: str) -> None:

@@ -121,7 +121,7 @@ class Imports:
     ) -> StorageIntegration:
         if not isinstance(name, str) or not 1 <= len(name) <= 100:
             raise InvalidArgument("name must be a string of 1 to 100 characters")
-        if provider not in PROVIDERS:
+        if not isinstance(provider, str) or provider not in PROVIDERS:
             raise InvalidArgument(
                 f"Invalid provider {provider!r}: expected one of {', '.join(PROVIDERS)}"
             )

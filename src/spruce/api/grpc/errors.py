@@ -27,6 +27,7 @@ GRPC_STATUS: dict[type[errors.SpruceError], grpc.StatusCode] = {
     errors.PayloadTooLarge: grpc.StatusCode.INVALID_ARGUMENT,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
     errors.Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
+    errors.MethodNotAllowed: grpc.StatusCode.UNIMPLEMENTED,
     errors.Corruption: grpc.StatusCode.INTERNAL,
     errors.Internal: grpc.StatusCode.INTERNAL,
 }

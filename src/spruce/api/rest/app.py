@@ -9,11 +9,20 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Match, Mount, Route
 
-from spruce.api.rest import admin, imports, indexes, inference, read_capacity, records, vectors
+from spruce.api.rest import (
+    admin,
+    imports,
+    indexes,
+    inference,
+    read_capacity,
+    records,
+    unsupported,
+    vectors,
+)
 from spruce.api.rest.errors import error_response
-from spruce.errors import InvalidArgument, NotFound, SpruceError
+from spruce.errors import InvalidArgument, MethodNotAllowed, NotFound, SpruceError
 from spruce.service import Services
 
 __all__ = ["build_app"]
@@ -27,16 +36,46 @@ async def _on_error(request: Request, exc: Exception) -> Response:
     return error_response(exc, data_plane=_is_data_plane(request))
 
 
+def _allowed(routes: Sequence[BaseRoute], method: str, path: str) -> set[str]:
+    """Every method served on ``path``: Starlette's 405 names only the first route's,
+    and /indexes is served by one route per method."""
+    found: set[str] = set()
+    scope = {"type": "http", "path": path, "root_path": "", "method": method}
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        if isinstance(route, Mount):
+            found |= _allowed_in(route, {**scope, **child})
+        elif isinstance(route, Route) and route.methods:
+            found |= route.methods
+    return found
+
+
+def _allowed_in(mount: Mount, scope: dict[str, object]) -> set[str]:
+    found: set[str] = set()
+    for route in mount.routes:
+        if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
+            found |= route.methods
+    return found
+
+
 async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     mapped: SpruceError
+    headers = None
     if exc.status_code == 404:
         mapped = NotFound(f"Not found: {request.method} {request.url.path}")
     elif exc.status_code == 405:
-        mapped = InvalidArgument(f"Method {request.method} not allowed on {request.url.path}")
+        allow = ", ".join(sorted(_allowed(request.app.routes, request.method, request.url.path)))
+        mapped = MethodNotAllowed(
+            f"Method {request.method} is not allowed on {request.url.path}"
+            + (f"; allowed: {allow}" if allow else "")
+        )
+        headers = {"Allow": allow} if allow else None
     else:
         mapped = InvalidArgument(str(exc.detail))
-    return error_response(mapped, data_plane=_is_data_plane(request))
+    return error_response(mapped, data_plane=_is_data_plane(request), headers=headers)
 
 
 def build_app(services: Services, *, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -49,6 +88,7 @@ def build_app(services: Services, *, extra_routes: Sequence[BaseRoute] = ()) -> 
             *admin.routes,
             *inference.routes,
             *imports.control_routes,
+            *unsupported.routes,
             Mount(
                 "/data/{project}/{index}",
                 routes=[*vectors.routes, *records.routes, *imports.routes],

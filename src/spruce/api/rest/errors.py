@@ -26,12 +26,16 @@ HTTP_STATUS: dict[type[errors.SpruceError], tuple[int, str, int]] = {
     errors.PayloadTooLarge: (413, "PAYLOAD_TOO_LARGE", 3),
     errors.Unavailable: (503, "UNAVAILABLE", 14),
     errors.Unimplemented: (501, "UNIMPLEMENTED", 12),
+    # Pinecone's control-plane codes have no METHOD_NOT_ALLOWED; UNIMPLEMENTED is gRPC's.
+    errors.MethodNotAllowed: (405, "UNIMPLEMENTED", 12),
     errors.Corruption: (500, "INTERNAL", 13),
     errors.Internal: (500, "INTERNAL", 13),
 }
 
 
-def error_response(exc: BaseException, *, data_plane: bool) -> Response:
+def error_response(
+    exc: BaseException, *, data_plane: bool, headers: dict[str, str] | None = None
+) -> Response:
     if not isinstance(exc, errors.SpruceError):
         internal = errors.Internal(f"unhandled error: {exc!r}")
         internal.__cause__ = exc  # logged with its traceback by client_message
@@ -42,8 +46,9 @@ def error_response(exc: BaseException, *, data_plane: bool) -> Response:
         body = {"code": grpc_code, "message": message, "details": []}
     else:
         body = {"error": {"code": code, "message": message}, "status": status}
-    # The header the SDK reads into its exceptions' request_id.
-    headers = None if request_id is None else {"x-pinecone-request-id": request_id}
+    if request_id is not None:
+        # The header the SDK reads into its exceptions' request_id.
+        headers = {**(headers or {}), "x-pinecone-request-id": request_id}
     return Response(
         orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
     )

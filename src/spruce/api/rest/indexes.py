@@ -7,10 +7,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from spruce.api.rest.common import json_body, json_response, offload, project, services
-from spruce.api.rest.wire import index_json, index_request
+from spruce.api.rest.wire import index_json
 from spruce.errors import Unimplemented
+from spruce.service.index_body import decode_configure, decode_create, decode_create_for_model
 
 __all__ = ["routes"]
+
+_NO_INTEGRATED = "Indexes with integrated embedding are not enabled on this server"
 
 
 async def list_indexes(request: Request) -> Response:
@@ -22,7 +25,7 @@ async def list_indexes(request: Request) -> Response:
 async def create_index(request: Request) -> Response:
     svc = services(request)
     owner = project(request)
-    req = index_request(await json_body(request))
+    req = decode_create(await json_body(request))
     row = await offload(svc.control.create, owner, req)
     return json_response(index_json(row, svc.public_base), status=201)
 
@@ -30,9 +33,9 @@ async def create_index(request: Request) -> Response:
 async def create_for_model(request: Request) -> Response:
     svc = services(request)
     owner = project(request)
-    body = await json_body(request)
+    body = decode_create_for_model(await json_body(request))
     if svc.integrated is None:
-        raise Unimplemented("Indexes with integrated embedding are not enabled on this server")
+        raise Unimplemented(_NO_INTEGRATED)
     row = await offload(svc.integrated.create_for_model, owner, body)
     return json_response(index_json(row, svc.public_base), status=201)
 
@@ -46,25 +49,26 @@ async def describe_index(request: Request) -> Response:
 async def configure_index(request: Request) -> Response:
     svc = services(request)
     owner = project(request)
-    body = await json_body(request)
+    body = decode_configure(await json_body(request))
     embed = None
-    if svc.integrated is not None and (body.get("embed") or body.get("schema")) is not None:
+    if body.embed is not None or body.schema is not None:
+        if svc.integrated is None:
+            raise Unimplemented(_NO_INTEGRATED)
         embed = await offload(
             svc.integrated.configure,
             owner,
             request.path_params["name"],
-            embed=body.get("embed"),
-            schema=body.get("schema"),
+            embed=body.embed,
+            schema=body.schema,
         )
     row = await offload(
         svc.control.configure,
         owner,
         request.path_params["name"],
         embed=embed,
-        deletion_protection=body.get("deletion_protection"),
-        tags=body.get("tags"),
-        read_capacity=body.get("read_capacity")
-        or ((body.get("spec") or {}).get("serverless") or {}).get("read_capacity"),
+        deletion_protection=body.deletion_protection,
+        tags=body.tags,
+        read_capacity=body.read_capacity,
     )
     return json_response(index_json(row, svc.public_base))
 

@@ -1,4 +1,4 @@
-"""Service results -> Pinecone's JSON, and Pinecone's create bodies -> IndexRequest.
+"""Service results -> Pinecone's JSON (bodies are decoded by ``service.index_body``).
 
 API 2026-07 (SDK 10) describes an index by ``schema`` and ``deployment``;
 2025-xx clients read ``dimension``, ``metric`` and ``spec``. Responses carry
@@ -15,24 +15,12 @@ import numpy.typing as npt
 
 from spruce.api.rest.embed_wire import embed_json, semantic_text_fields
 from spruce.catalog import IndexRow
-from spruce.errors import InvalidArgument
-from spruce.service import IndexRequest
-from spruce.service.records import SPARSE_NOT_SUPPORTED
+from spruce.service.index_body import DENSE_FIELD as _DENSE_FIELD
+from spruce.service.index_body import HYBRID as _HYBRID
+from spruce.service.index_body import SPARSE_FIELD as _SPARSE_FIELD
 from spruce.types import Match, Record
 
-__all__ = [
-    "data_host",
-    "floats",
-    "index_json",
-    "index_request",
-    "match_json",
-    "record_json",
-    "score",
-]
-
-_DENSE_FIELD = "_values"
-_SPARSE_FIELD = "_sparse_values"
-_HYBRID = "sparse_field"  # spec key: the schema declared both vector fields
+__all__ = ["data_host", "floats", "index_json", "match_json", "record_json", "score"]
 
 
 def data_host(base: str, row: IndexRow) -> str:
@@ -60,8 +48,10 @@ def index_json(row: IndexRow, base: str) -> dict[str, Any]:
         fields[_SPARSE_FIELD] = {"type": "sparse_vector"}
     embed = spec.get("embed")
     if embed:
-        # An integrated index shows its text field, as Pinecone's 2026-07 describe does.
-        fields = semantic_text_fields(embed)
+        # An integrated index shows its text field, as Pinecone's 2026-07 describe does,
+        # beside the vector field the text is embedded into: SDK 10 reads dimension and
+        # metric from the index's one vector field.
+        fields = {**semantic_text_fields(embed), **fields}
     read_capacity = dict(spec.get("read_capacity") or {"mode": "OnDemand"})
     read_capacity.setdefault("status", {"state": "Ready"})
     ready = row.state != "Initializing"
@@ -92,60 +82,6 @@ def index_json(row: IndexRow, base: str) -> dict[str, Any]:
             }
         },
     }
-
-
-def index_request(body: dict[str, Any]) -> IndexRequest:
-    """Both create shapes: 2026-07 ``schema``/``deployment`` and 2025-xx ``spec``."""
-    req = IndexRequest(
-        name=body.get("name"),
-        deletion_protection=body.get("deletion_protection") or "disabled",
-        tags=body.get("tags"),
-    )
-    if "schema" in body:
-        fields = (body.get("schema") or {}).get("fields")
-        if not isinstance(fields, dict) or not fields:
-            raise InvalidArgument("schema.fields must name at least one vector field")
-        dense = fields.get(_DENSE_FIELD)
-        sparse = fields.get(_SPARSE_FIELD)
-        unknown = sorted(set(fields) - {_DENSE_FIELD, _SPARSE_FIELD})
-        if unknown:
-            raise InvalidArgument(
-                f"Unsupported schema fields {unknown}: this server supports the vector fields "
-                f"{_DENSE_FIELD!r} and {_SPARSE_FIELD!r}"
-            )
-        if sparse is not None and dense is None:
-            req.vector_type = "sparse"
-            req.metric = "dotproduct"
-        else:
-            if not isinstance(dense, dict) or dense.get("type") != "dense_vector":
-                raise InvalidArgument(f"schema field {_DENSE_FIELD!r} must be a dense_vector")
-            req.dimension = dense.get("dimension")
-            req.metric = dense.get("metric")
-            if sparse is not None:
-                # Both reserved fields: a hybrid index, dense + sparse scored by dot product.
-                if str(req.metric).lower() != "dotproduct":
-                    raise InvalidArgument(SPARSE_NOT_SUPPORTED)
-                req.extra[_HYBRID] = True
-        deployment = body.get("deployment") or {}
-        if deployment.get("deployment_type", "managed") != "managed":
-            raise InvalidArgument("Only managed (serverless) deployments are supported")
-        req.cloud = deployment.get("cloud") or "aws"
-        req.region = deployment.get("region") or "us-east-1"
-        req.read_capacity = body.get("read_capacity")
-        return req
-    req.dimension = body.get("dimension")
-    req.metric = body.get("metric")
-    req.vector_type = body.get("vector_type") or "dense"
-    spec = body.get("spec")
-    if not isinstance(spec, dict) or not spec:
-        raise InvalidArgument("spec is required: {'serverless': {'cloud': ..., 'region': ...}}")
-    if "serverless" not in spec:
-        raise InvalidArgument("Only serverless indexes are supported")
-    serverless = spec["serverless"] or {}
-    req.cloud = serverless.get("cloud") or "aws"
-    req.region = serverless.get("region") or "us-east-1"
-    req.read_capacity = serverless.get("read_capacity")
-    return req
 
 
 def floats(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
