@@ -30,6 +30,30 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve index hosts as paths on the main port only (no gRPC)",
     )
+    # Resource bounds (docs/RELIABILITY.md); each also has a SPRUCE_* variable.
+    serve.add_argument(
+        "--header-timeout",
+        dest="header_timeout_s",
+        type=float,
+        help="seconds to send a request's headers (default 30)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        dest="body_timeout_s",
+        type=float,
+        help="seconds to send a request's body (default 60)",
+    )
+    serve.add_argument(
+        "--keep-alive",
+        dest="keep_alive_s",
+        type=int,
+        help="seconds an idle connection is kept open (default 75)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        help="connections held at once, idle ones closed first (default 1000)",
+    )
     import_cli.add_verbs(verbs)
     cost = verbs.add_parser(
         "cost-estimate", help="monthly read cost of dedicated read nodes (docs/READ_CAPACITY.md)"
@@ -61,6 +85,10 @@ def main(argv: list[str] | None = None) -> None:
             "api_key",
             "flush_rows",
             "index_port_base",
+            "header_timeout_s",
+            "body_timeout_s",
+            "keep_alive_s",
+            "max_connections",
         ):
             value = getattr(args, name)
             if value is not None:

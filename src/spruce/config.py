@@ -80,6 +80,17 @@ class Settings:
     #: The secret read replicas require; set it on every host to run replicas elsewhere.
     replica_token: str | None = os.environ.get("SPRUCE_REPLICA_TOKEN") or None
 
+    #: Connection bounds (docs/RELIABILITY.md, "Resource bounds"), on the main port and
+    #: every index port: seconds to send a request's headers, then its body; seconds an
+    #: idle keep-alive connection is kept (clients reuse pooled sockets for a while, so
+    #: more than they wait); connections held at once (idle ones are closed first).
+    header_timeout_s: float = float(os.environ.get("SPRUCE_HEADER_TIMEOUT_S") or 30)
+    body_timeout_s: float = float(os.environ.get("SPRUCE_BODY_TIMEOUT_S") or 60)
+    keep_alive_s: int = _env_int("SPRUCE_KEEP_ALIVE_S", 75)
+    max_connections: int = _env_int("SPRUCE_MAX_CONNECTIONS", 1000)
+    #: Testing aid: serve ``POST /_test/fail``, which raises an unexpected exception.
+    test_faults: bool = os.environ.get("SPRUCE_TEST_FAULTS", "") not in ("", "0", "false")
+
     @property
     def public_base(self) -> str:
         """Base URL clients use to reach this server."""

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 
 from spruce.api.grpc import GrpcServer, IndexPorts
 from spruce.api.rest import build_app
+from spruce.api.rest.connections import ConnectionLimits, bounded_protocol
 from spruce.catalog import Catalog
 from spruce.catalog.imports import ImportCatalog
 from spruce.config import Settings
@@ -82,7 +83,10 @@ def build(settings: Settings) -> Server:
     ports = None
     if settings.index_ports:
         ports = IndexPorts(
-            settings.host, settings.index_port_base or settings.port + 1, reserved={settings.port}
+            settings.host,
+            settings.index_port_base or settings.port + 1,
+            reserved={settings.port},
+            first_bytes_timeout=settings.header_timeout_s,
         )
     control = ControlPlane(catalog, data, endpoints=ports, nodes=nodes)
     control.recover()
@@ -103,7 +107,7 @@ def build(settings: Settings) -> Server:
     importer = _importer(settings, catalog, data)
     services.imports = Imports(importer.jobs, importer)
     importer.start()
-    app = build_app(services, extra_routes=console_routes)
+    app = build_app(services, extra_routes=console_routes, test_faults=settings.test_faults)
     return Server(settings, services, catalog, app, new_key, ports, importer)
 
 
@@ -181,6 +185,17 @@ def serve(settings: Settings) -> None:
             access_log=False,
             proxy_headers=False,
             timeout_graceful_shutdown=5,
+            # Bounded connections (api/rest/connections.py), on index ports too: they
+            # hand their HTTP/1 sockets to this same protocol class.
+            http=bounded_protocol(
+                ConnectionLimits(
+                    header_timeout=settings.header_timeout_s,
+                    body_timeout=settings.body_timeout_s,
+                    keep_alive=settings.keep_alive_s,
+                    max_connections=settings.max_connections,
+                )
+            ),
+            timeout_keep_alive=settings.keep_alive_s,
         )
         _Uvicorn(config, server.ports, grpc_port).run()
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from spruce.errors import PayloadTooLarge
+
 __all__ = [
     "MAX_DIMENSION",
     "MAX_ID_LENGTH",
@@ -17,6 +19,8 @@ __all__ = [
     "MAX_FETCH_IDS",
     "MAX_DELETE_IDS",
     "MAX_NAMESPACE_LENGTH",
+    "MAX_QUERY_RESULT_BYTES",
+    "request_too_large",
 ]
 
 MAX_DIMENSION = 20_000
@@ -33,3 +37,12 @@ DEFAULT_FETCH_BY_METADATA_LIMIT = 100
 MAX_FETCH_IDS = 1000
 MAX_DELETE_IDS = 1000
 MAX_SPARSE_NNZ = 2048
+#: Pinecone's limit on one query's result ("Max result size 4MB").
+MAX_QUERY_RESULT_BYTES = 4 * 1024 * 1024
+
+
+def request_too_large(size: int) -> PayloadTooLarge:
+    """The one message for a body over ``MAX_REQUEST_BYTES`` (REST, NDJSON and gRPC)."""
+    return PayloadTooLarge(
+        f"Request size is {size} bytes, larger than the limit of {MAX_REQUEST_BYTES} bytes"
+    )
