@@ -31,6 +31,7 @@ from spruce.service.limits import (
     MAX_LIST_LIMIT,
     MAX_TOP_K,
     MAX_UPSERT_BATCH,
+    check_query_result,
 )
 from spruce.service.records import (
     SPARSE_NOT_SUPPORTED,
@@ -300,6 +301,7 @@ class DataPlane:
             include_values=include_values,
             include_metadata=include_metadata,
         )
+        check_query_result(matches)
         return QueryResult(matches, namespace, _read_units(ns, index), ns.lsn)
 
     def fetch(

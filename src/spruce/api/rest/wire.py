@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
+
 from spruce.api.rest.embed_wire import embed_json, semantic_text_fields
 from spruce.catalog import IndexRow
 from spruce.errors import InvalidArgument
@@ -157,7 +159,9 @@ def record_json(record: Record) -> dict[str, Any]:
 def match_json(match: Match) -> dict[str, Any]:
     out: dict[str, Any] = {"id": match.id, "score": match.score}
     if match.values is not None:
-        out["values"] = match.values.tolist()
+        # The array itself: orjson writes it without a Python float per value (a
+        # 10,000-match result as lists cost 30 bytes of objects per value).
+        out["values"] = np.ascontiguousarray(match.values)  # a plain array (not a memmap)
     sparse = _sparse_json(match)
     if sparse is not None:
         out["sparseValues"] = sparse
