@@ -88,6 +88,9 @@ class Settings:
     body_timeout_s: float = float(os.environ.get("SPRUCE_BODY_TIMEOUT_S") or 60)
     keep_alive_s: int = _env_int("SPRUCE_KEEP_ALIVE_S", 75)
     max_connections: int = _env_int("SPRUCE_MAX_CONNECTIONS", 1000)
+    #: Key for storage integration secrets at rest (32 bytes, URL-safe base64); unset:
+    #: DATA_DIR/secret.key, made on first start (docs/IMPORT.md).
+    secret_key: str | None = os.environ.get("SPRUCE_SECRET_KEY") or None
     #: Testing aid: serve ``POST /_test/fail``, which raises an unexpected exception.
     test_faults: bool = os.environ.get("SPRUCE_TEST_FAULTS", "") not in ("", "0", "false")
 

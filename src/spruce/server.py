@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -16,6 +18,7 @@ from spruce.api.rest import build_app
 from spruce.api.rest.connections import ConnectionLimits, bounded_protocol
 from spruce.catalog import Catalog
 from spruce.catalog.imports import ImportCatalog
+from spruce.catalog.secrets import SecretBox
 from spruce.config import Settings
 from spruce.console import routes as console_routes
 from spruce.embeddings import Registry, parse_aliases
@@ -126,7 +129,8 @@ def _importer(settings: Settings, catalog: Catalog, data: DataPlane) -> ImportRu
         segment_rows=settings.import_segment_rows,
         batch_delay=settings.import_batch_delay,
     )
-    return ImportRunner(ImportCatalog(catalog), catalog, data.store, config)
+    secrets = SecretBox.open(settings.data_dir, settings.secret_key)
+    return ImportRunner(ImportCatalog(catalog, secrets), catalog, data.store, config)
 
 
 class _Uvicorn(uvicorn.Server):
@@ -164,8 +168,21 @@ class _Uvicorn(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
+def private_files(data_dir: Path) -> None:
+    """Every file and directory this process creates is its user's only (0600 / 0700):
+    the data holds records, key hashes and storage credentials. Applies to the replica
+    processes too (they inherit the umask); what an older version left is tightened
+    where it matters: the data directory itself and the catalog."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for path in data_dir.glob("catalog.sqlite3*"):
+        path.chmod(0o600)
+
+
 def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    private_files(settings.data_dir)
     server = build(settings)
     if server.new_key:
         print(f"Created API key (shown once, keep it): {server.new_key}", flush=True)
