@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from spruce import import_cli
@@ -54,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="connections held at once, idle ones closed first (default 1000)",
     )
+    serve.add_argument(
+        "--import-root",
+        action="append",
+        default=[],
+        help="a directory local-path imports may read (repeatable; DATA_DIR/import-sources "
+        "is always allowed)",
+    )
     import_cli.add_verbs(verbs)
     cost = verbs.add_parser(
         "cost-estimate", help="monthly read cost of dedicated read nodes (docs/READ_CAPACITY.md)"
@@ -93,6 +101,9 @@ def main(argv: list[str] | None = None) -> None:
             value = getattr(args, name)
             if value is not None:
                 setattr(settings, name, value)
+        if args.import_root:
+            named = [settings.import_roots] if settings.import_roots else []
+            settings.import_roots = os.pathsep.join(named + [str(p) for p in args.import_root])
         settings.dev = settings.dev or args.dev
         settings.index_ports = settings.index_ports and not args.no_index_ports
         serve(settings)

@@ -56,6 +56,9 @@ class Settings:
     import_max_files: int = _env_int("SPRUCE_IMPORT_MAX_FILES", 100_000)
     import_max_file_bytes: int = _env_int("SPRUCE_IMPORT_MAX_FILE_BYTES", 10 * 1000**3)
     import_max_namespace_bytes: int = _env_int("SPRUCE_IMPORT_MAX_NAMESPACE_BYTES", 500 * 1000**3)
+    #: Directories local-path imports may read from (os.pathsep-separated), besides
+    #: DATA_DIR/import-sources; ``--import-root`` adds more. Nothing else is readable.
+    import_roots: str = os.environ.get("SPRUCE_IMPORT_ROOTS", "")
     #: Rows per segment an import writes: smaller overlaps writing with decoding more;
     #: background compaction merges them into indexed segments afterwards.
     import_segment_rows: int = _env_int("SPRUCE_IMPORT_SEGMENT_ROWS", 25_000)
@@ -93,6 +96,12 @@ class Settings:
     secret_key: str | None = os.environ.get("SPRUCE_SECRET_KEY") or None
     #: Testing aid: serve ``POST /_test/fail``, which raises an unexpected exception.
     test_faults: bool = os.environ.get("SPRUCE_TEST_FAULTS", "") not in ("", "0", "false")
+
+    def local_import_roots(self) -> tuple[Path, ...]:
+        """The allowed roots, resolved; the data-dir one first."""
+        named = [Path(p) for p in self.import_roots.split(os.pathsep) if p]
+        roots = [self.data_dir / "import-sources", *named]
+        return tuple(dict.fromkeys(p.expanduser().resolve() for p in roots))
 
     @property
     def public_base(self) -> str:

@@ -128,7 +128,9 @@ def _importer(settings: Settings, catalog: Catalog, data: DataPlane) -> ImportRu
         ),
         segment_rows=settings.import_segment_rows,
         batch_delay=settings.import_batch_delay,
+        local_roots=settings.local_import_roots(),
     )
+    (settings.data_dir / "import-sources").mkdir(exist_ok=True)
     secrets = SecretBox.open(settings.data_dir, settings.secret_key)
     return ImportRunner(ImportCatalog(catalog, secrets), catalog, data.store, config)
 
