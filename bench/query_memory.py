@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -37,6 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--src", default="src", help="the spruce sources to run")
     parser.add_argument("--top-k", type=int, nargs="*", default=[1000, 1300, 10_000])
+    parser.add_argument("--parallel", type=int, default=8, help="queries at once, last run")
     args = parser.parse_args()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -88,6 +90,26 @@ def main() -> None:
             print(
                 f"top_k={top_k}: HTTP {r.status_code}, {len(r.content) / 1e6:.1f} MB "
                 f"response, peak RSS +{(peak - before) / 1024:.0f} MB"
+            )
+        for top_k in args.top_k:
+            Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
+            before = _rss_kb(proc.pid, "VmRSS")
+            body = {**query, "topK": top_k}
+            with ThreadPoolExecutor(args.parallel) as pool:
+                codes = list(
+                    pool.map(
+                        lambda _, body=body: (
+                            httpx.post(
+                                f"{host}/query", headers=head, json=body, timeout=300
+                            ).status_code
+                        ),
+                        range(args.parallel),
+                    )
+                )
+            peak = _rss_kb(proc.pid, "VmHWM")
+            print(
+                f"{args.parallel} x top_k={top_k} at once: HTTP {sorted(set(codes))}, "
+                f"peak RSS +{(peak - before) / 1024:.0f} MB"
             )
     finally:
         proc.terminate()

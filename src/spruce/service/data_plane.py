@@ -29,6 +29,7 @@ from spruce.service.limits import (
     MAX_FETCH_BY_METADATA_LIMIT,
     MAX_FETCH_IDS,
     MAX_LIST_LIMIT,
+    MAX_QUERY_RESULT_BYTES,
     MAX_TOP_K,
     MAX_UPSERT_BATCH,
     check_query_result,
@@ -293,6 +294,12 @@ class DataPlane:
             dense, sparse = record.values, record.sparse if hybrid else None
         if dense is None and sparse is None:
             raise InvalidArgument("Query vector must not be empty")
+        dim = index.dimension or 0
+        if include_values and top_k * 4 * dim > MAX_QUERY_RESULT_BYTES:
+            # The values alone may pass the limit: ids and scores first, so that a refused
+            # result never gathers its vectors (eight such queries held 1.3 GB).
+            ranked = ns.query(dense, top_k=top_k, filter=parsed, sparse=sparse)
+            check_query_result(ranked, values_dimension=dim)
         matches = ns.query(
             dense,
             top_k=top_k,

@@ -54,17 +54,21 @@ def request_too_large(size: int) -> PayloadTooLarge:
     )
 
 
-def check_query_result(matches: Iterable[Match]) -> None:
+def check_query_result(matches: Iterable[Match], *, values_dimension: int = 0) -> None:
     """Refuse a query result over ``MAX_QUERY_RESULT_BYTES``, with Pinecone's advice.
 
     The size is that of the result as protobuf (what Pinecone's limit measures, and
     the same for REST and gRPC): 4 bytes a value, 8 a sparse entry, metadata as its
     JSON. Counting stops at the limit, before any response is built.
+    ``values_dimension``: count each match as carrying that many values (matches of
+    ids and scores only, before their vectors are gathered).
     """
     size = 0
     for m in matches:
         size += len(m.id.encode()) + 12  # id, score and framing
-        if m.values is not None:
+        if values_dimension:
+            size += 4 * values_dimension + 4
+        elif m.values is not None:
             size += 4 * len(m.values) + 4
         if m.sparse is not None:
             size += 8 * len(m.sparse.indices) + 8
