@@ -84,6 +84,10 @@ class _Bounded(HttpToolsProtocol):
         super().on_message_complete()
         self._disarm()
 
+    def handle_websocket_upgrade(self) -> None:
+        self._disarm()  # the connection is the WebSocket protocol's from now on
+        super().handle_websocket_upgrade()
+
     def on_response_complete(self) -> None:
         super().on_response_complete()
         self._idle_since = self.loop.time()
