@@ -15,7 +15,6 @@ from spruce.api.rest.inference import offload_model
 from spruce.api.rest.vectors import _index as resolve_index
 from spruce.errors import InvalidArgument, Unimplemented
 from spruce.service import TextRecords
-from spruce.service.limits import MAX_REQUEST_BYTES, request_too_large
 from spruce.service.records import namespace_name
 
 __all__ = ["parse_ndjson", "routes"]
@@ -30,8 +29,6 @@ def _records(request: Request) -> TextRecords:
 
 def parse_ndjson(raw: bytes) -> list[Any]:
     """One JSON object per line (a JSON array is accepted too)."""
-    if len(raw) > MAX_REQUEST_BYTES:
-        raise request_too_large(len(raw))
     text = raw.strip()
     try:
         if text.startswith(b"["):
