@@ -63,8 +63,11 @@ class SecretBox:
             os.link(tmp, path)  # never replaces a key another process wrote first
         except FileExistsError:
             pass
+        except OSError:  # no hard links on this filesystem
+            if not path.exists():
+                os.replace(tmp, path)
         finally:
-            tmp.unlink()
+            tmp.unlink(missing_ok=True)
         return cls(_decode_key(path.read_text(), KEY_FILE))
 
     def seal(self, plaintext: str, row_id: str) -> str:
