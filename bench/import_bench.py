@@ -73,11 +73,13 @@ def generate(root: Path, rows: int, files: int, dimension: int = 384) -> Path:
 
 
 class Server:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, import_roots: list[Path]) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "spruce.cli", "serve", "--data-dir", str(data)]
         cmd += ["--port", str(self.port), "--api-key", KEY]
+        for root in import_roots:  # local imports are read only from allowed roots
+            cmd += ["--import-root", str(root)]
         self.log = open(data.parent / "server.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(300):
@@ -142,7 +144,7 @@ def main() -> None:
         print(f"generated {args.rows} rows in {made:.1f} s", file=sys.stderr)
         sources.append((f"generated {args.rows:,} x 384", generated, "abort"))
         (work / "data").mkdir()
-        server = Server(work / "data")
+        server = Server(work / "data", [uri for _, uri, _ in sources])
         try:
             pc = Pinecone(api_key=KEY, host=server.url)
             print("| source | records | best s | median s | best records/s |")

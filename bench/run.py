@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import data
 import numpy as np
 import psutil
-
-import data
 from systems import SYSTEMS, System, cleanup, workdir
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
 from data import Dataset
 
 REPO = Path(__file__).resolve().parent.parent

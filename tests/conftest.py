@@ -87,6 +87,20 @@ class LiveServer:
         self.start()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def import_roots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Servers started by the tests may import local Parquet from the tests' temporary
+    directories (local imports are refused outside the allowed roots)."""
+    root = tmp_path_factory.getbasetemp()
+    saved = os.environ.get("SPRUCE_IMPORT_ROOTS")
+    os.environ["SPRUCE_IMPORT_ROOTS"] = str(root)
+    yield root
+    if saved is None:
+        os.environ.pop("SPRUCE_IMPORT_ROOTS", None)
+    else:
+        os.environ["SPRUCE_IMPORT_ROOTS"] = saved
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live = LiveServer(tmp_path_factory.mktemp("spruce") / "data")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from spruce import import_cli
@@ -29,6 +30,37 @@ def _parser() -> argparse.ArgumentParser:
         "--no-index-ports",
         action="store_true",
         help="serve index hosts as paths on the main port only (no gRPC)",
+    )
+    # Resource bounds (docs/RELIABILITY.md); each also has a SPRUCE_* variable.
+    serve.add_argument(
+        "--header-timeout",
+        dest="header_timeout_s",
+        type=float,
+        help="seconds to send a request's headers (default 30)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        dest="body_timeout_s",
+        type=float,
+        help="seconds to send a request's body (default 60)",
+    )
+    serve.add_argument(
+        "--keep-alive",
+        dest="keep_alive_s",
+        type=int,
+        help="seconds an idle connection is kept open (default 75)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        help="connections held at once, idle ones closed first (default 1000)",
+    )
+    serve.add_argument(
+        "--import-root",
+        action="append",
+        default=[],
+        help="a directory local-path imports may read (repeatable; DATA_DIR/import-sources "
+        "is always allowed)",
     )
     import_cli.add_verbs(verbs)
     cost = verbs.add_parser(
@@ -61,10 +93,17 @@ def main(argv: list[str] | None = None) -> None:
             "api_key",
             "flush_rows",
             "index_port_base",
+            "header_timeout_s",
+            "body_timeout_s",
+            "keep_alive_s",
+            "max_connections",
         ):
             value = getattr(args, name)
             if value is not None:
                 setattr(settings, name, value)
+        if args.import_root:
+            named = [settings.import_roots] if settings.import_roots else []
+            settings.import_roots = os.pathsep.join(named + [str(p) for p in args.import_root])
         settings.dev = settings.dev or args.dev
         settings.index_ports = settings.index_ports and not args.no_index_ports
         serve(settings)

@@ -56,6 +56,9 @@ class Settings:
     import_max_files: int = _env_int("SPRUCE_IMPORT_MAX_FILES", 100_000)
     import_max_file_bytes: int = _env_int("SPRUCE_IMPORT_MAX_FILE_BYTES", 10 * 1000**3)
     import_max_namespace_bytes: int = _env_int("SPRUCE_IMPORT_MAX_NAMESPACE_BYTES", 500 * 1000**3)
+    #: Directories local-path imports may read from (os.pathsep-separated), besides
+    #: DATA_DIR/import-sources; ``--import-root`` adds more. Nothing else is readable.
+    import_roots: str = os.environ.get("SPRUCE_IMPORT_ROOTS", "")
     #: Rows per segment an import writes: smaller overlaps writing with decoding more;
     #: background compaction merges them into indexed segments afterwards.
     import_segment_rows: int = _env_int("SPRUCE_IMPORT_SEGMENT_ROWS", 25_000)
@@ -79,6 +82,26 @@ class Settings:
     replica_store: str | None = os.environ.get("SPRUCE_REPLICA_STORE") or None
     #: The secret read replicas require; set it on every host to run replicas elsewhere.
     replica_token: str | None = os.environ.get("SPRUCE_REPLICA_TOKEN") or None
+
+    #: Connection bounds (docs/RELIABILITY.md, "Resource bounds"), on the main port and
+    #: every index port: seconds to send a request's headers, then its body; seconds an
+    #: idle keep-alive connection is kept (clients reuse pooled sockets for a while, so
+    #: more than they wait); connections held at once (idle ones are closed first).
+    header_timeout_s: float = float(os.environ.get("SPRUCE_HEADER_TIMEOUT_S") or 30)
+    body_timeout_s: float = float(os.environ.get("SPRUCE_BODY_TIMEOUT_S") or 60)
+    keep_alive_s: int = _env_int("SPRUCE_KEEP_ALIVE_S", 75)
+    max_connections: int = _env_int("SPRUCE_MAX_CONNECTIONS", 1000)
+    #: Key for storage integration secrets at rest (32 bytes, URL-safe base64); unset:
+    #: DATA_DIR/secret.key, made on first start (docs/IMPORT.md).
+    secret_key: str | None = os.environ.get("SPRUCE_SECRET_KEY") or None
+    #: Testing aid: serve ``POST /_test/fail``, which raises an unexpected exception.
+    test_faults: bool = os.environ.get("SPRUCE_TEST_FAULTS", "") not in ("", "0", "false")
+
+    def local_import_roots(self) -> tuple[Path, ...]:
+        """The allowed roots, resolved; the data-dir one first."""
+        named = [Path(p) for p in self.import_roots.split(os.pathsep) if p]
+        roots = [self.data_dir / "import-sources", *named]
+        return tuple(dict.fromkeys(p.expanduser().resolve() for p in roots))
 
     @property
     def public_base(self) -> str:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
 
 from spruce.api.grpc import GrpcServer, IndexPorts
 from spruce.api.rest import build_app
+from spruce.api.rest.connections import ConnectionLimits, bounded_protocol
 from spruce.catalog import Catalog
 from spruce.catalog.imports import ImportCatalog
+from spruce.catalog.secrets import SecretBox
 from spruce.config import Settings
 from spruce.console import routes as console_routes
 from spruce.embeddings import Registry, parse_aliases
@@ -96,7 +100,10 @@ def build(settings: Settings) -> Server:
     ports = None
     if settings.index_ports:
         ports = IndexPorts(
-            settings.host, settings.index_port_base or settings.port + 1, reserved={settings.port}
+            settings.host,
+            settings.index_port_base or settings.port + 1,
+            reserved={settings.port},
+            first_bytes_timeout=settings.header_timeout_s,
         )
     control = ControlPlane(catalog, data, endpoints=ports, nodes=nodes)
     control.recover()
@@ -118,7 +125,7 @@ def build(settings: Settings) -> Server:
     importer = _importer(settings, catalog, data)
     services.imports = Imports(importer.jobs, importer)
     importer.start()
-    app = build_app(services, extra_routes=console_routes)
+    app = build_app(services, extra_routes=console_routes, test_faults=settings.test_faults)
     return Server(settings, services, catalog, app, new_key, ports, importer)
 
 
@@ -136,8 +143,11 @@ def _importer(settings: Settings, catalog: Catalog, data: DataPlane) -> ImportRu
         ),
         segment_rows=settings.import_segment_rows,
         batch_delay=settings.import_batch_delay,
+        local_roots=settings.local_import_roots(),
     )
-    return ImportRunner(ImportCatalog(catalog), catalog, data.store, config)
+    (settings.data_dir / "import-sources").mkdir(exist_ok=True)
+    secrets = SecretBox.open(settings.data_dir, settings.secret_key)
+    return ImportRunner(ImportCatalog(catalog, secrets), catalog, data.store, config)
 
 
 class _Uvicorn(uvicorn.Server):
@@ -175,8 +185,21 @@ class _Uvicorn(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
+def private_files(data_dir: Path) -> None:
+    """Every file and directory this process creates is its user's only (0600 / 0700):
+    the data holds records, key hashes and storage credentials. Applies to the replica
+    processes too (they inherit the umask); what an older version left is tightened
+    where it matters: the data directory itself and the catalog."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for path in data_dir.glob("catalog.sqlite3*"):
+        path.chmod(0o600)
+
+
 def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    private_files(settings.data_dir)
     server = build(settings)
     if server.new_key:
         print(f"Created API key (shown once, keep it): {server.new_key}", flush=True)
@@ -196,6 +219,17 @@ def serve(settings: Settings) -> None:
             access_log=False,
             proxy_headers=False,
             timeout_graceful_shutdown=5,
+            # Bounded connections (api/rest/connections.py), on index ports too: they
+            # hand their HTTP/1 sockets to this same protocol class.
+            http=bounded_protocol(
+                ConnectionLimits(
+                    header_timeout=settings.header_timeout_s,
+                    body_timeout=settings.body_timeout_s,
+                    keep_alive=settings.keep_alive_s,
+                    max_connections=settings.max_connections,
+                )
+            ),
+            timeout_keep_alive=settings.keep_alive_s,
         )
         _Uvicorn(config, server.ports, grpc_port).run()
     finally:

@@ -14,6 +14,7 @@ from pinecone import Pinecone
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import LiveServer
 from tests.imports.emulators import Azurite, FakeGcs, Moto
+from tests.imports.helpers import DATASET
 
 
 @dataclass
@@ -62,7 +63,10 @@ def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulators]:
 
 
 def start_server(root: Path, env: dict[str, str]) -> EnvServer:
-    live = EnvServer(root / "data", env=env)
+    """Local imports are allowed from the tests' temporary directories (tests/conftest.py)
+    and from the shared dataset."""
+    roots = os.pathsep.join([os.environ.get("SPRUCE_IMPORT_ROOTS", ""), str(DATASET)])
+    live = EnvServer(root / "data", env={"SPRUCE_IMPORT_ROOTS": roots, **env})
     live.data_dir.mkdir(parents=True)
     live.start()
     return live

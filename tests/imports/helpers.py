@@ -4,6 +4,7 @@ following imports to their end."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +16,22 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 FINAL = ("Completed", "Failed", "Cancelled")
+
+# The shared dataset sits beside the checkout; a clone elsewhere finds it by its
+# usual absolute place, or SPRUCE_DATASET_DIR.
+_NEARBY = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "pypi-minilm-50k"
+DATASET = next(
+    (
+        p
+        for p in (
+            Path(os.environ.get("SPRUCE_DATASET_DIR", "/nonexistent")),
+            _NEARBY,
+            Path("/work/shared/datasets/pypi-minilm-50k"),
+        )
+        if p.is_dir()
+    ),
+    _NEARBY,
+)
 
 
 def dense(

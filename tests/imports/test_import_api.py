@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,7 @@ from tests.api.helpers import make_index, unique
 from tests.conftest import API_KEY
 from tests.imports.conftest import IndexFactory
 from tests.imports.helpers import (
+    DATASET,
     dense,
     namespaces,
     run_import,
@@ -26,22 +26,6 @@ from tests.imports.helpers import (
     vectors_of,
     wait,
     write,
-)
-
-# The shared dataset sits beside the checkout; a clone elsewhere finds it by its
-# usual absolute place, or SPRUCE_DATASET_DIR.
-_NEARBY = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "pypi-minilm-50k"
-DATASET = next(
-    (
-        p
-        for p in (
-            Path(os.environ.get("SPRUCE_DATASET_DIR", "/nonexistent")),
-            _NEARBY,
-            Path("/work/shared/datasets/pypi-minilm-50k"),
-        )
-        if p.is_dir()
-    ),
-    _NEARBY,
 )
 
 

@@ -8,6 +8,10 @@ A job's ``status`` is what Pinecone reports (Pending, InProgress, Completed, Fai
 Cancelled); ``phase`` is the runner's own: "" while loading, "publishing" once the
 namespaces are being renamed into place (a cancel then has no effect).
 ``checkpoint`` is the runner's JSON state for resuming after a restart.
+
+Integration configs (credentials) are stored encrypted (``catalog/secrets.py``); rows
+written before encryption are encrypted when the catalog opens, and the pages and WAL
+frames that held their plaintext are overwritten.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from spruce.catalog.secrets import SecretBox, is_sealed
 from spruce.catalog.store import Catalog
 from spruce.errors import AlreadyExists, NotFound
 
@@ -91,11 +96,35 @@ def _job(row: tuple[Any, ...]) -> ImportJob:
 
 
 class ImportCatalog:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, secrets: SecretBox | None = None) -> None:
         # Same connection and lock as the Catalog: SQLite connections are not
         # thread-safe, and one writer at a time is what SQLite does anyway.
         self._db = catalog._db
         self._lock = catalog._lock
+        self._box = secrets or SecretBox.open(catalog.path.parent)
+        self._seal_plaintext()
+
+    def _seal_plaintext(self) -> None:
+        """Encrypt integration rows stored in plaintext (catalogs from before encryption)."""
+        with self._lock:
+            # Deleted and rewritten content is zeroed, not left in free pages.
+            self._db.execute("PRAGMA secure_delete=ON")
+            rows = self._db.execute("SELECT id, config FROM storage_integrations").fetchall()
+            plain = [
+                (self._box.seal(config, rid), rid) for rid, config in rows if not is_sealed(config)
+            ]
+            if not plain:
+                return
+            self._db.execute("BEGIN")
+            self._db.executemany("UPDATE storage_integrations SET config=? WHERE id=?", plain)
+            self._db.execute("COMMIT")
+            # Rewrite the file without the old pages, and empty the WAL that held them.
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _config(self, row_id: str, stored: str) -> dict[str, str]:
+        found: dict[str, str] = json.loads(self._box.unseal(stored, row_id))
+        return found
 
     # -- jobs ------------------------------------------------------------------
 
@@ -242,7 +271,7 @@ class ImportCatalog:
                         project_id,
                         name,
                         provider,
-                        json.dumps(config),
+                        self._box.seal(json.dumps(config), found.id),
                         found.created_at,
                     ),
                 )
@@ -259,7 +288,9 @@ class ImportCatalog:
             ).fetchone()
         if row is None:
             raise NotFound(f"Storage integration {integration_id} not found")
-        return StorageIntegration(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
+        return StorageIntegration(
+            row[0], row[1], row[2], row[3], self._config(row[0], row[4]), row[5]
+        )
 
     def integrations(self, project_id: str) -> list[StorageIntegration]:
         with self._lock:
@@ -268,7 +299,9 @@ class ImportCatalog:
                 " FROM storage_integrations WHERE project_id=? ORDER BY created_at",
                 (project_id,),
             ).fetchall()
-        return [StorageIntegration(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+        return [
+            StorageIntegration(r[0], r[1], r[2], r[3], self._config(r[0], r[4]), r[5]) for r in rows
+        ]
 
     def delete_integration(self, project_id: str, integration_id: str) -> None:
         with self._lock:

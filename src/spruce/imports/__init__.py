@@ -3,7 +3,14 @@
 from spruce.imports.messages import JobError
 from spruce.imports.plan import ImportLimits, IndexShape
 from spruce.imports.runner import ImportRunner, RunnerConfig
-from spruce.imports.sources import PROVIDERS, ObjectStores, Source, check_integration, parse_uri
+from spruce.imports.sources import (
+    PROVIDERS,
+    ObjectStores,
+    Source,
+    check_integration,
+    check_local,
+    parse_uri,
+)
 
 __all__ = [
     "PROVIDERS",
@@ -15,5 +22,6 @@ __all__ = [
     "RunnerConfig",
     "Source",
     "check_integration",
+    "check_local",
     "parse_uri",
 ]

@@ -39,11 +39,17 @@ from spruce.catalog.imports import (
 from spruce.engine.bulk import NamespaceBuilder
 from spruce.engine.fsutil import remove_tree
 from spruce.engine.store import IndexStore
-from spruce.errors import NotFound
+from spruce.errors import InvalidArgument, NotFound
 from spruce.imports.loader import LoadStopped, NamespaceLoader
 from spruce.imports.messages import NAMESPACE_EXISTS, JobError
 from spruce.imports.plan import ImportLimits, IndexShape, NamespacePlan, discover, read_footers
-from spruce.imports.sources import ObjectStores, open_filesystem, parse_uri
+from spruce.imports.sources import (
+    ObjectStores,
+    check_local,
+    check_local_files,
+    open_filesystem,
+    parse_uri,
+)
 from spruce.types import DEFAULT_NAMESPACE
 
 __all__ = ["ImportRunner", "RunnerConfig"]
@@ -62,6 +68,8 @@ class RunnerConfig:
     segment_rows: int = 25_000
     #: Testing aid: sleep this long after each batch, to catch a job mid-flight.
     batch_delay: float = 0.0
+    #: Local paths are imported only from under these (resolved) directories.
+    local_roots: tuple[Path, ...] = ()
 
 
 class _Job:
@@ -201,6 +209,10 @@ class ImportRunner:
         if job.phase == PUBLISHING:
             return self._publish(job, index)
         source = parse_uri(job.uri)
+        try:  # again: the roots or the files may have changed since the job started
+            check_local(source, self.config.local_roots)
+        except InvalidArgument as exc:
+            raise JobError(exc.message) from None
         credentials = None
         if job.integration_id:
             try:
@@ -210,6 +222,12 @@ class ImportRunner:
         fs = open_filesystem(source, self.config.stores, credentials)
         shape = IndexShape(index.dimension, index.metric, index.vector_type)
         plans = discover(fs, source, self.config.limits)
+        try:
+            check_local_files(
+                source, self.config.local_roots, (f.path for p in plans for f in p.files)
+            )
+        except InvalidArgument as exc:
+            raise JobError(exc.message) from None
         read_footers(fs, plans, shape)
         self._check_targets(self.store_for(index), [p.name for p in plans])
         state = _Job(self, job, sum(p.rows for p in plans))

@@ -6,6 +6,11 @@ Pinecone's URI forms are ``s3://BUCKET/DIR``, ``gs://BUCKET/DIR`` and
 Parquet footers and column chunks with range requests; endpoints can be overridden
 (``SPRUCE_S3_ENDPOINT`` and friends) to point at an emulator or an S3-compatible store.
 
+Local paths are read only under the server's allowed import roots (``check_local``):
+any API key can start an import, and the server process can read far more than the
+data it should serve. Outside the roots, existing or not, is one answer, so that a
+caller cannot probe which paths exist.
+
 Credentials come from a storage integration (``provider`` aws, gcp or azure, with a
 config of strings, documented in docs/IMPORT.md); without one, S3 and GCS are read
 anonymously, which is what public buckets need.
@@ -14,7 +19,9 @@ anonymously, which is what public buckets need.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +36,8 @@ __all__ = [
     "ObjectStores",
     "Source",
     "check_integration",
+    "check_local",
+    "check_local_files",
     "open_filesystem",
     "parse_uri",
 ]
@@ -126,6 +135,39 @@ def parse_uri(uri: str) -> Source:
     if not path:
         raise _invalid(uri)
     return Source(uri, "file", str(Path(path).expanduser().resolve()))
+
+
+def _not_allowed(uri: str) -> InvalidArgument:
+    return InvalidArgument(
+        f'Import source "{uri}" is not allowed or was not found: local paths are read only '
+        "under the server's import roots (--import-root, SPRUCE_IMPORT_ROOTS)"
+    )
+
+
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path == root or path.is_relative_to(root) for root in roots)
+
+
+def check_local(source: Source, roots: Sequence[Path]) -> None:
+    """A local source must be under one of ``roots`` (resolved, symlinks followed).
+
+    Outside them, whether the path exists is never looked at; inside, a missing
+    directory is a failed import ("No Parquet files found"), as for a bucket prefix.
+    """
+    if source.scheme != "file":
+        return
+    if not _inside(Path(source.root), roots):  # resolved by parse_uri
+        raise _not_allowed(source.uri)
+
+
+def check_local_files(source: Source, roots: Sequence[Path], paths: Iterable[str]) -> None:
+    """Every file found must also resolve under a root: a symlink inside a root may
+    point anywhere."""
+    if source.scheme != "file":
+        return
+    for path in paths:
+        if not _inside(Path(os.path.realpath(path)), roots):
+            raise _not_allowed(source.uri)
 
 
 def _host_and_scheme(endpoint: str) -> tuple[str, str]:

@@ -66,6 +66,7 @@ def _watch_parent(pid: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    os.umask(0o077)  # its cache holds an index's records: private, as the server's data
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s replica %(message)s")
     if args.parent_pid is not None:
         threading.Thread(target=_watch_parent, args=(args.parent_pid,), daemon=True).start()

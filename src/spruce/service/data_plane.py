@@ -29,8 +29,10 @@ from spruce.service.limits import (
     MAX_FETCH_BY_METADATA_LIMIT,
     MAX_FETCH_IDS,
     MAX_LIST_LIMIT,
+    MAX_QUERY_RESULT_BYTES,
     MAX_TOP_K,
     MAX_UPSERT_BATCH,
+    check_query_result,
 )
 from spruce.service.records import (
     SPARSE_NOT_SUPPORTED,
@@ -324,6 +326,12 @@ class DataPlane:
         self._indexed(index, namespace, parsed)
         if require is not None:
             parsed = require if parsed is None else And((parsed, require))
+        dim = index.dimension or 0
+        if include_values and top_k * 4 * dim > MAX_QUERY_RESULT_BYTES:
+            # The values alone may pass the limit: ids and scores first, so that a refused
+            # result never gathers its vectors (eight such queries held 1.3 GB).
+            ranked = ns.query(dense, top_k=top_k, filter=parsed, sparse=sparse)
+            check_query_result(ranked, values_dimension=dim)
         matches = ns.query(
             dense,
             top_k=top_k,
@@ -332,6 +340,7 @@ class DataPlane:
             include_values=include_values,
             include_metadata=include_metadata,
         )
+        check_query_result(matches)
         return QueryResult(matches, namespace, _read_units(ns, index), ns.lsn)
 
     def fetch(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from spruce.catalog import IndexRow
 from spruce.catalog.imports import ImportCatalog, ImportJob, StorageIntegration
 from spruce.errors import FailedPrecondition, InvalidArgument, NotFound
-from spruce.imports import PROVIDERS, ImportRunner, check_integration, parse_uri
+from spruce.imports import PROVIDERS, ImportRunner, check_integration, check_local, parse_uri
 
 __all__ = ["ImportPage", "Imports"]
 
@@ -67,6 +67,7 @@ class Imports:
             raise InvalidArgument(f"uri must be a string of 1 to {MAX_URI} characters")
         mode = _error_mode(error_mode)
         source = parse_uri(uri)
+        check_local(source, self._runner.config.local_roots)
         if (index.spec.get("read_capacity") or {}).get("mode") == "Dedicated":
             raise FailedPrecondition(
                 "Bulk import is not supported for indexes with dedicated read capacity"

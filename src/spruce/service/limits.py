@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import orjson
+
+from spruce.errors import InvalidArgument, PayloadTooLarge
+from spruce.types import Match
+
 __all__ = [
     "MAX_DIMENSION",
     "MAX_ID_LENGTH",
@@ -17,6 +24,9 @@ __all__ = [
     "MAX_FETCH_IDS",
     "MAX_DELETE_IDS",
     "MAX_NAMESPACE_LENGTH",
+    "MAX_QUERY_RESULT_BYTES",
+    "check_query_result",
+    "request_too_large",
 ]
 
 MAX_DIMENSION = 20_000
@@ -33,3 +43,41 @@ DEFAULT_FETCH_BY_METADATA_LIMIT = 100
 MAX_FETCH_IDS = 1000
 MAX_DELETE_IDS = 1000
 MAX_SPARSE_NNZ = 2048
+#: Pinecone's limit on one query's result ("Max result size 4MB").
+MAX_QUERY_RESULT_BYTES = 4 * 1024 * 1024
+
+
+def request_too_large(size: int) -> PayloadTooLarge:
+    """The one message for a body over ``MAX_REQUEST_BYTES`` (REST, NDJSON and gRPC)."""
+    return PayloadTooLarge(
+        f"Request size is {size} bytes, larger than the limit of {MAX_REQUEST_BYTES} bytes"
+    )
+
+
+def check_query_result(matches: Iterable[Match], *, values_dimension: int = 0) -> None:
+    """Refuse a query result over ``MAX_QUERY_RESULT_BYTES``, with Pinecone's advice.
+
+    The size is that of the result as protobuf (what Pinecone's limit measures, and
+    the same for REST and gRPC): 4 bytes a value, 8 a sparse entry, metadata as its
+    JSON. Counting stops at the limit, before any response is built.
+    ``values_dimension``: count each match as carrying that many values (matches of
+    ids and scores only, before their vectors are gathered).
+    """
+    size = 0
+    for m in matches:
+        size += len(m.id.encode()) + 12  # id, score and framing
+        if values_dimension:
+            size += 4 * values_dimension + 4
+        elif m.values is not None:
+            size += 4 * len(m.values) + 4
+        if m.sparse is not None:
+            size += 8 * len(m.sparse.indices) + 8
+        if m.metadata:
+            size += len(orjson.dumps(m.metadata)) + 4
+        if size > MAX_QUERY_RESULT_BYTES:
+            raise InvalidArgument(
+                f"The query result is larger than the 4MB ({MAX_QUERY_RESULT_BYTES} bytes) "
+                "result size limit. Choose a lower top_k value, or use "
+                "include_metadata=False or include_values=False to exclude metadata or "
+                "values from the result."
+            )

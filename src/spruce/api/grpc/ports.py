@@ -50,9 +50,17 @@ class IndexPorts:
     """Implements ``service.endpoints.Endpoints``; ``start`` runs on the REST loop."""
 
     def __init__(
-        self, host: str, first_port: int, *, reserved: set[int] | None = None, tries: int = 1000
+        self,
+        host: str,
+        first_port: int,
+        *,
+        reserved: set[int] | None = None,
+        tries: int = 1000,
+        first_bytes_timeout: float = 30.0,
     ) -> None:
         self._host = host
+        #: A connection that sends nothing for this long is closed before it is sorted.
+        self.first_bytes_timeout = first_bytes_timeout
         self._first = first_port
         self._reserved = reserved or set()
         self._tries = tries
@@ -170,7 +178,8 @@ class IndexPorts:
         protocol = cast(asyncio.Protocol, self._rest())
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
-        protocol.data_received(head)
+        if not transport.is_closing():  # refused: the server holds too many connections
+            protocol.data_received(head)
 
     async def pipe_to_grpc(self, sniffer: _Sniffer, transport: asyncio.Transport) -> None:
         loop = asyncio.get_running_loop()
@@ -220,9 +229,16 @@ class _Sniffer(asyncio.Protocol):
         self.head = bytearray()
         self.lost = False
         self.decided = False
+        self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        loop = asyncio.get_running_loop()
+        self.timer = loop.call_later(self.ports.first_bytes_timeout, self._silent)
+
+    def _silent(self) -> None:
+        if not self.decided and self.transport is not None:
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
@@ -233,6 +249,8 @@ class _Sniffer(asyncio.Protocol):
         if len(self.head) < len(_PREFACE) and _PREFACE.startswith(self.head):
             return
         self.decided = True
+        if self.timer is not None:
+            self.timer.cancel()
         head = bytes(self.head)
         if head.startswith(_PREFACE):
             self.transport.pause_reading()
@@ -253,6 +271,8 @@ class _Sniffer(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if self.timer is not None:
+            self.timer.cancel()
 
 
 class _Pipe(asyncio.Protocol):

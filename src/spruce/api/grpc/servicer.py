@@ -21,9 +21,9 @@ from spruce.api.grpc import convert
 from spruce.api.grpc.errors import status_for
 from spruce.api.grpc.proto import db_data_2025_10_pb2 as pb
 from spruce.catalog import IndexRow
-from spruce.errors import InvalidArgument, NotFound, PayloadTooLarge
+from spruce.errors import InvalidArgument, NotFound
 from spruce.service import Services
-from spruce.service.limits import MAX_REQUEST_BYTES
+from spruce.service.limits import MAX_REQUEST_BYTES, request_too_large
 from spruce.service.records import namespace_name
 
 __all__ = ["SERVICE", "Locate", "VectorService"]
@@ -153,10 +153,7 @@ class VectorService:
     ) -> tuple[Reply, Metadata]:
         index = self._index(api_key, peer)
         if request.ByteSize() > MAX_REQUEST_BYTES:
-            raise PayloadTooLarge(
-                f"Request size is {request.ByteSize()} bytes, larger than the limit of "
-                f"{MAX_REQUEST_BYTES} bytes"
-            )
+            raise request_too_large(request.ByteSize())
         return body(request, _Call(index, self._svc))
 
     # -- methods: request -> service -> reply, mirroring api/rest/vectors.py --------

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.types import ASGIApp
 
 from spruce.api.rest import (
     admin,
@@ -21,6 +22,7 @@ from spruce.api.rest import (
     unsupported,
     vectors,
 )
+from spruce.api.rest.edge import Edge
 from spruce.api.rest.errors import error_response
 from spruce.errors import InvalidArgument, MethodNotAllowed, NotFound, SpruceError
 from spruce.service import Services
@@ -78,10 +80,25 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     return error_response(mapped, data_plane=_is_data_plane(request), headers=headers)
 
 
-def build_app(services: Services, *, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+class _App(Starlette):
+    """Starlette inside ``Edge``: body limits, and 500s that keep the connection."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Edge(super().build_middleware_stack())
+
+
+async def _fail(request: Request) -> Response:
+    raise RuntimeError("fault injected by SPRUCE_TEST_FAULTS")
+
+
+def build_app(
+    services: Services, *, extra_routes: Sequence[BaseRoute] = (), test_faults: bool = False
+) -> Starlette:
     """``extra_routes``: other edges served on the same port (the console), wired by
-    ``spruce.server`` so that this package never imports them."""
-    app = Starlette(
+    ``spruce.server`` so that this package never imports them. ``test_faults`` adds
+    ``POST /_test/fail`` (an unexpected exception), for tests of the 500 path."""
+    faults = [Route("/_test/fail", _fail, methods=["POST"])] if test_faults else []
+    app = _App(
         routes=[
             *indexes.routes,
             *read_capacity.routes,
@@ -94,6 +111,7 @@ def build_app(services: Services, *, extra_routes: Sequence[BaseRoute] = ()) -> 
                 routes=[*vectors.routes, *records.routes, *imports.routes],
             ),
             *extra_routes,
+            *faults,
         ],
         exception_handlers={
             SpruceError: _on_error,

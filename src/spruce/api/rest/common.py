@@ -12,9 +12,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from spruce.errors import InvalidArgument, PayloadTooLarge
+from spruce.errors import InvalidArgument
 from spruce.service import Services
-from spruce.service.limits import MAX_REQUEST_BYTES
 
 __all__ = ["json_body", "json_response", "offload", "project", "services"]
 
@@ -41,11 +40,7 @@ async def offload(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 async def json_body(request: Request, *, required: bool = True) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_REQUEST_BYTES:
-        raise PayloadTooLarge(
-            f"Request size is {len(raw)} bytes, larger than the limit of {MAX_REQUEST_BYTES} bytes"
-        )
+    raw = await request.body()  # at most MAX_REQUEST_BYTES: api/rest/edge.py checks it
     if not raw.strip():
         if required:
             raise InvalidArgument("Request body is empty; expected a JSON object")

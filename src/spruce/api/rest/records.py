@@ -14,9 +14,8 @@ from spruce.api.rest.common import json_body, json_response, services
 from spruce.api.rest.inference import offload_model
 from spruce.api.rest.vectors import _index as resolve_index
 from spruce.api.rest.wire import score
-from spruce.errors import InvalidArgument, PayloadTooLarge, Unimplemented
+from spruce.errors import InvalidArgument, Unimplemented
 from spruce.service import TextRecords
-from spruce.service.limits import MAX_REQUEST_BYTES
 from spruce.service.records import namespace_name
 
 __all__ = ["parse_ndjson", "routes"]
@@ -31,10 +30,6 @@ def _records(request: Request) -> TextRecords:
 
 def parse_ndjson(raw: bytes) -> list[Any]:
     """One JSON object per line (a JSON array is accepted too)."""
-    if len(raw) > MAX_REQUEST_BYTES:
-        raise PayloadTooLarge(
-            f"Request size is {len(raw)} bytes, larger than the limit of {MAX_REQUEST_BYTES} bytes"
-        )
     text = raw.strip()
     try:
         if text.startswith(b"["):
