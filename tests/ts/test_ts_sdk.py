@@ -94,12 +94,7 @@ SCENARIOS = (
 #: Scenarios that assert Pinecone's behaviour where the server is known to differ and a
 #: fix is under way; strict, so each one reports XPASS (a failure) once its fix lands
 #: and its entry here must go.
-PENDING = {
-    "float32-exact": "float32 values are written to JSON widened (0.4000000059604645)",
-    "delete-all-namespace": "delete(deleteAll) leaves the namespace listed",
-    "namespace-schema": "the namespace schema is dropped",
-    "namespace-delete": "DELETE /namespaces/{ns} answers an empty body (SyntaxError in the SDK)",
-}
+PENDING: dict[str, str] = {}
 
 _LINE = re.compile(r"^(PASS|FAIL) ([a-z0-9-]+): ")
 
