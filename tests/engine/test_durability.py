@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from spruce.engine import namespace as namespace_module
 from spruce.engine import segment as segment_module
+from spruce.engine import upkeep as upkeep_module
 from spruce.engine.namespace import Namespace
 from spruce.engine.ops import DeleteOp, encode_op
 from spruce.engine.wal import HEADER, encode_frame
@@ -209,7 +209,7 @@ def test_failed_manifest_publish_requires_reopen(
     def boom(*args: object, **kwargs: object) -> None:
         raise OSError("io error")
 
-    monkeypatch.setattr(namespace_module, "write_manifest", boom)
+    monkeypatch.setattr(upkeep_module, "write_manifest", boom)
     with pytest.raises(OSError):
         ns.flush()
     assert ns.failed

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spruce.engine import namespace as namespace_module
+from spruce.engine import upkeep as upkeep_module
 from spruce.engine.manifest import Manifest, decode_manifest, encode_manifest
 from spruce.engine.namespace import Namespace
 from spruce.engine.options import EngineOptions
@@ -226,7 +226,7 @@ def test_interrupted_compaction_leftover_is_removed(
     def crash(*args: object) -> None:
         raise OSError("killed before the commit")
 
-    monkeypatch.setattr(namespace_module, "write_manifest", crash)
+    monkeypatch.setattr(upkeep_module, "write_manifest", crash)
     with pytest.raises(OSError):
         ns.compact()
     monkeypatch.undo()
@@ -244,7 +244,7 @@ def test_compaction_inputs_left_after_commit_are_removed(
     path = tmp_path / "ns"
     _, second = two_segments(path)
     ns = open_ns(path)
-    monkeypatch.setattr(namespace_module, "collect_garbage", lambda *args: None)
+    monkeypatch.setattr(upkeep_module, "collect_garbage", lambda *args: None)
     ns.compact()  # committed; the crash comes before the cleanup
     ns.close()
     monkeypatch.undo()

@@ -130,6 +130,10 @@ class GrowingStats:
         self._memory[self._n] = memory
         self._n += 1
 
+    @property
+    def size(self) -> int:
+        return self._n
+
     def snapshot(self, n: int) -> RowStats:
         return RowStats(self._hashes[:n], self._storage[:n], self._memory[:n])
 
