@@ -20,9 +20,10 @@ import orjson
 
 from spruce.catalog import IndexRow
 from spruce.engine.filters import And, Filter, parse_filter
-from spruce.engine.namespace import Metric, Namespace
+from spruce.engine.namespace import Metric
 from spruce.engine.store import IndexStore
 from spruce.errors import AlreadyExists, InvalidArgument, NotFound
+from spruce.service.handle import NamespaceHandle
 from spruce.service.limits import (
     DEFAULT_FETCH_BY_METADATA_LIMIT,
     MAX_DELETE_IDS,
@@ -162,7 +163,9 @@ class DataPlane:
         for store in stores:
             store.close()
 
-    def _namespace(self, index: IndexRow, namespace: str, *, create: bool) -> Namespace | None:
+    def _namespace(
+        self, index: IndexRow, namespace: str, *, create: bool
+    ) -> NamespaceHandle | None:
         return self.store(index).get(namespace, create=create)
 
     def _indexed(self, index: IndexRow, namespace: str, filter: Filter | None) -> None:
@@ -499,7 +502,7 @@ def _last_wins(records: list[Record]) -> list[Record]:
     return list(latest.values())
 
 
-def _read_units(ns: Namespace, index: IndexRow) -> int:
+def _read_units(ns: NamespaceHandle, index: IndexRow) -> int:
     """1 RU per GB of namespace scanned, at least 1, as Pinecone bills serverless queries."""
     dim = index.dimension or 0
     approx_bytes = ns.count() * (dim * 4 + 256)

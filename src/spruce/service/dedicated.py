@@ -16,7 +16,7 @@ import heapq
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from spruce.engine.partition import shard_of
 from spruce.engine.terms import TermsAll
 from spruce.errors import FailedPrecondition
 from spruce.service.data_plane import DataPlane, NamespaceInfo, Stats
+from spruce.service.handle import NamespaceHandle
 from spruce.service.read_nodes import ReadNodes
 from spruce.service.replica_protocol import (
     FetchReply,
@@ -54,16 +55,15 @@ class DedicatedDataPlane(DataPlane):
         nodes.bind(self.store)
         self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="fan-out")
 
-    def _namespace(self, index: IndexRow, namespace: str, *, create: bool) -> Namespace | None:
+    def _namespace(
+        self, index: IndexRow, namespace: str, *, create: bool
+    ) -> NamespaceHandle | None:
         if not self.nodes.applied(index).dedicated:
-            return super()._namespace(index, namespace, create=create)
+            return self.store(index).get(namespace, create=create)
         if create:
             self._one_namespace(index, namespace)
-        ns = super()._namespace(index, namespace, create=create)
-        if ns is None:
-            return None
-        # Duck-typed: the data plane calls the Namespace methods _Routed defines.
-        return cast(Namespace, _Routed(self, index, namespace, ns))
+        ns = self.store(index).get(namespace, create=create)
+        return None if ns is None else _Routed(self, index, namespace, ns)
 
     def _one_namespace(self, index: IndexRow, namespace: str) -> None:
         names = self.store(index).names()
@@ -101,9 +101,6 @@ class _Routed:
         self._index = index
         self._name = name
         self._writer = writer
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self._writer, attr)  # anything else (count, lsn, ...) runs here
 
     @property
     def lsn(self) -> int:
@@ -162,7 +159,15 @@ class _Routed:
         self._plane.nodes.admit_where(self._index, self._name, filter, set_metadata)
         return self._wrote(self._writer.update_where(filter, set_metadata))
 
-    # -- reads: one replica per shard ------------------------------------------------
+    # -- reads: one replica per shard; counts and pages by filter on the writer -------
+
+    def count(self, filter: Filter | None = None) -> int:
+        return self._writer.count(filter)
+
+    def fetch_where(
+        self, filter: Filter, *, limit: int = 100, after: str | None = None
+    ) -> list[Record]:
+        return self._writer.fetch_where(filter, limit=limit, after=after)
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Record]:
         replicas = self._replicas()
