@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.verb in import_cli.VERBS:
         raise SystemExit(import_cli.run(args))
     if args.verb == "cost-estimate":
-        from spruce.service.read_capacity import cost_report
+        from spruce.service.read_capacity.spec import cost_report
 
         raise SystemExit(cost_report(args.node_type, args.shards, args.replicas, args.rates))
     if args.verb == "serve":

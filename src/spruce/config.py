@@ -68,7 +68,7 @@ class Settings:
     #: tests lower it to reach "full" with a few records.
     shard_capacity_bytes: int = _env_int("SPRUCE_SHARD_CAPACITY_BYTES", 250 * 1000**3)
     #: Per node type, "b1=N,t1=N": memory bytes, reads served at once, monthly USD rate
-    #: (empty: the defaults in service/read_capacity.py).
+    #: (empty: the defaults in service/read_capacity/spec.py).
     node_memory_bytes: str = os.environ.get("SPRUCE_NODE_MEMORY_BYTES", "")
     node_threads: str = os.environ.get("SPRUCE_NODE_THREADS", "")
     node_rates: str = os.environ.get("SPRUCE_NODE_RATES", "")

@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 from pinecone import ServerlessSpec
 
-from spruce.service.replica_protocol import (
+from spruce.service.read_capacity.protocol import (
     FetchReply,
     FetchRequest,
     QueryReply,

@@ -21,7 +21,7 @@ import pytest
 from pinecone import Pinecone, ServerlessSpec
 
 from spruce.errors import Unauthenticated
-from spruce.service.replica_protocol import Health, ReplicaClient
+from spruce.service.read_capacity.protocol import Health, ReplicaClient
 from tests.api.helpers import unique
 from tests.conftest import LiveServer
 from tests.read_capacity.conftest import dedicated, replicas, settle

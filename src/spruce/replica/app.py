@@ -23,7 +23,7 @@ from spruce.engine.partition import Partition
 from spruce.engine.ship import IndexMirror
 from spruce.engine.store import decode_name, encode_name
 from spruce.errors import NotFound, SpruceError, Unavailable
-from spruce.service.replica_protocol import (
+from spruce.service.read_capacity.protocol import (
     TOKEN_HEADER,
     ErrorReply,
     FetchReply,

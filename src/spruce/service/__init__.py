@@ -15,12 +15,12 @@ from spruce.service.data_plane import (
     QueryResult,
     Stats,
 )
-from spruce.service.dedicated import DedicatedDataPlane
 from spruce.service.imports import Imports
 from spruce.service.inference import Inference
 from spruce.service.integrated import IntegratedIndexes
-from spruce.service.read_capacity import CapacitySettings
-from spruce.service.read_nodes import ReadNodes
+from spruce.service.read_capacity.nodes import ReadNodes
+from spruce.service.read_capacity.routing import DedicatedDataPlane
+from spruce.service.read_capacity.spec import CapacitySettings
 from spruce.service.text_records import TextRecords
 
 __all__ = [
@@ -59,5 +59,5 @@ class Services:
     text_records: TextRecords | None = None
     #: Bulk import jobs and storage integrations (``spruce.imports``).
     imports: Imports | None = None
-    #: Dedicated read nodes: replicas, shards, states (``service/read_nodes.py``).
+    #: Dedicated read nodes: replicas, shards, states (``service/read_capacity/nodes.py``).
     nodes: ReadNodes | None = None

@@ -12,8 +12,8 @@ from spruce.service.data_plane import DataPlane
 from spruce.service.endpoints import Endpoints
 from spruce.service.index_body import IndexRequest, check_choice
 from spruce.service.limits import MAX_DIMENSION, MAX_INDEX_NAME
-from spruce.service.read_capacity import Capacity, parse_capacity
-from spruce.service.read_nodes import ReadNodes
+from spruce.service.read_capacity.nodes import ReadNodes
+from spruce.service.read_capacity.spec import Capacity, parse_capacity
 
 __all__ = ["ControlPlane", "IndexRequest"]
 
@@ -78,7 +78,7 @@ class ControlPlane:
         self._catalog = catalog
         self._data = data
         self._endpoints = endpoints
-        #: Dedicated read nodes (service/read_nodes.py); None: read_capacity is stored only.
+        #: Dedicated read nodes (read_capacity/nodes.py); None: read_capacity is stored only.
         self._nodes = nodes
 
     def _shown(self, row: IndexRow) -> IndexRow:

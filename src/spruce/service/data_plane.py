@@ -113,7 +113,7 @@ class Stats:
     metric: str
     vector_type: str
     namespaces: dict[str, int] = field(default_factory=dict)
-    #: Dedicated read nodes only (service/dedicated.py): the fullest shard, 0 to 1.
+    #: Dedicated read nodes only (service/read_capacity/routing.py): the fullest shard, 0 to 1.
     index_fullness: float = 0.0
     memory_fullness: float | None = None
     storage_fullness: float | None = None

@@ -1,7 +1,7 @@
 """What the data plane needs of a namespace, whoever serves it.
 
 An on-demand index's namespace is the engine's ``Namespace`` itself; a dedicated
-index's is a ``RoutedNamespace`` (read_capacity/routing.py) that sends writes to the
+index's is routed (``read_capacity/routing.py``) that sends writes to the
 writer and reads to replicas. Both satisfy this protocol, so ``DataPlane`` is written
 once for both, and the dedicated one is composed, not proxied.
 """

@@ -28,8 +28,8 @@ from spruce.engine.terms import TermsAll
 from spruce.errors import FailedPrecondition
 from spruce.service.data_plane import DataPlane, NamespaceInfo, Stats
 from spruce.service.handle import NamespaceHandle
-from spruce.service.read_nodes import ReadNodes
-from spruce.service.replica_protocol import (
+from spruce.service.read_capacity.nodes import ReadNodes
+from spruce.service.read_capacity.protocol import (
     FetchReply,
     FetchRequest,
     ListReply,
@@ -40,7 +40,7 @@ from spruce.service.replica_protocol import (
     filter_json,
     from_wire,
 )
-from spruce.service.replicas import ReplicaSet
+from spruce.service.read_capacity.replicas import ReplicaSet
 from spruce.types import Match, Metadata, Record, SparseVector, Vector
 
 __all__ = ["DedicatedDataPlane"]

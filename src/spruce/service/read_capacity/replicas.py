@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from spruce.errors import Internal, Unavailable
-from spruce.service.replica_protocol import Health, ReplicaClient, ReplicaDown
+from spruce.service.read_capacity.protocol import Health, ReplicaClient, ReplicaDown
 
 __all__ = ["Replica", "ReplicaSet", "ReplicaSpec", "Supervisor"]
 

@@ -1,6 +1,6 @@
 """Each dedicated index's replica processes: started, reshaped, drained, replaced.
 
-A ``ReplicaSet`` per index (service/replicas.py). Adding replicas starts them and adds
+A ``ReplicaSet`` per index (service/read_capacity/replicas.py). Adding replicas starts them and adds
 them to the rotation once they serve; removing takes them out, drains, stops. A new
 shard count or node type starts a whole new set, switches reads to it, then drains and
 stops the old one. A replica that dies is replaced. Replicas on other hosts join a set
@@ -21,9 +21,9 @@ import msgspec
 
 from spruce.catalog import IndexRow
 from spruce.errors import FailedPrecondition, InvalidArgument, SpruceError
-from spruce.service.read_capacity import Capacity, CapacitySettings
-from spruce.service.replica_protocol import Health, ReplicaClient, ReplicaDown
-from spruce.service.replicas import Replica, ReplicaSet, ReplicaSpec, Supervisor
+from spruce.service.read_capacity.protocol import Health, ReplicaClient, ReplicaDown
+from spruce.service.read_capacity.replicas import Replica, ReplicaSet, ReplicaSpec, Supervisor
+from spruce.service.read_capacity.spec import Capacity, CapacitySettings
 
 __all__ = ["Fleet"]
 

@@ -33,17 +33,17 @@ from spruce.engine.filters import Filter
 from spruce.engine.fsutil import atomic_write
 from spruce.engine.store import IndexStore, encode_name
 from spruce.errors import FailedPrecondition, SpruceError
-from spruce.service.accounting import ShardBooks
-from spruce.service.fleet import Fleet
-from spruce.service.read_capacity import (
+from spruce.service.read_capacity.accounting import ShardBooks
+from spruce.service.read_capacity.fleet import Fleet
+from spruce.service.read_capacity.replicas import ReplicaSet
+from spruce.service.read_capacity.shipping import Shipper
+from spruce.service.read_capacity.spec import (
     ON_DEMAND,
     Capacity,
     CapacitySettings,
     estimate_cost,
     parse_capacity,
 )
-from spruce.service.replicas import ReplicaSet
-from spruce.service.shipping import Shipper
 from spruce.storage import BlobStore
 from spruce.types import Metadata, Record
 
@@ -86,7 +86,7 @@ class ReadNodes:
         self._lock = threading.RLock()  # states, sets, books: short sections only
         self._transitions: dict[str, threading.Lock] = {}
         self._closed = False
-        #: Object storage for replicas on other hosts (service/shipping.py); None: off.
+        #: Object storage for replicas on other hosts (shipping.py); None: off.
         self.shipper = None if store is None else Shipper(store, self._ship_targets)
 
     def bind(self, stores: Callable[[IndexRow], IndexStore]) -> None:

@@ -20,7 +20,7 @@ from spruce.engine.namespace import Metric
 from spruce.engine.partition import ShardUsage, record_size, shard_of
 from spruce.engine.store import IndexStore, encode_name
 from spruce.errors import FailedPrecondition, NotFound
-from spruce.service.read_capacity import Capacity, CapacitySettings, shards_needed
+from spruce.service.read_capacity.spec import Capacity, CapacitySettings, shards_needed
 from spruce.types import Metadata, Record
 
 __all__ = ["ShardBooks"]
