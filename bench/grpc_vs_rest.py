@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -28,30 +25,7 @@ import httpx
 import numpy as np
 from pinecone import Pinecone, ServerlessSpec
 from pinecone.grpc import PineconeGRPC
-
-KEY = "bench-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "spruce.cli", "serve", "--data-dir", str(data_dir)]
-    cmd += ["--port", str(port), "--api-key", KEY]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(f"{url}/indexes", headers={"Api-Key": KEY}, timeout=1)
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
+from serverproc import KEY, start_server
 
 
 def _upsert_rate(index: Any, vectors: np.ndarray, batch: int, namespace: str) -> float:
@@ -118,7 +92,7 @@ def main() -> None:
     queries = rng.standard_normal((args.queries, args.dim)).astype(np.float32)
 
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = _start(Path(tmp) / "data")
+        proc, url = start_server(Path(tmp) / "data")
         try:
             rest_pc = Pinecone(api_key=KEY, host=url)
             grpc_pc = PineconeGRPC(api_key=KEY, host=url, grpc_scheme="http")

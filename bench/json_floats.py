@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,31 +21,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import orjson
+from serverproc import KEY, start_server
 
-KEY = "bench-key"
 H = {"Api-Key": KEY, "Content-Type": "application/json"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "spruce.cli", "serve", "--data-dir", str(data_dir)]
-    cmd += ["--port", str(port), "--api-key", KEY]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(f"{url}/indexes", headers={"Api-Key": KEY}, timeout=1)
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 def _median_ms(fn: Callable[[], object], repeat: int) -> float:
@@ -86,7 +61,7 @@ def main() -> None:
     matrix = np.random.default_rng(7).standard_normal((args.rows, args.dim)).astype(np.float32)
     ids = [f"v{i}" for i in range(args.rows)]
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = _start(Path(tmp) / "data")
+        proc, url = start_server(Path(tmp) / "data")
         try:
             with httpx.Client(timeout=60) as http:
                 create = {

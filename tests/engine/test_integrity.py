@@ -32,6 +32,14 @@ def open_ns(path: Path, **options: object) -> Namespace:
     return Namespace.open(path, dimension=DIM, metric="cosine", flush_rows=1_000_000, options=opts)
 
 
+def flushed(path: Path, n: int = 10) -> None:
+    """A closed namespace holding ``rows(0, n)`` in one segment."""
+    ns = open_ns(path)
+    ns.upsert(rows(0, n))
+    ns.flush()
+    ns.close()
+
+
 def rows(start: int, n: int, sparse: bool = False) -> list:  # type: ignore[type-arg]
     return [
         rec(
@@ -69,10 +77,7 @@ def write_manifest_file(path: Path, manifest: Manifest) -> None:
 
 def test_flipped_byte_in_vectors_is_corruption_not_a_wrong_answer(tmp_path: Path) -> None:
     path = tmp_path / "ns"
-    ns = open_ns(path)
-    ns.upsert(rows(0, 100))
-    ns.flush()
-    ns.close()
+    flushed(path, 100)
     vectors = one_segment(path) / "vectors.npy"
     flip(vectors, vectors.stat().st_size - 5)  # inside the last row's values
     with pytest.raises(Corruption, match=r"vectors\.npy: CRC-32"):
@@ -108,10 +113,7 @@ def test_flipped_byte_in_sparse_index_header_is_corruption(tmp_path: Path) -> No
 
 def test_flipped_byte_in_manifest_is_corruption(tmp_path: Path) -> None:
     path = tmp_path / "ns"
-    ns = open_ns(path)
-    ns.upsert(rows(0, 10))
-    ns.flush()
-    ns.close()
+    flushed(path)
     manifest = path / "manifest" / "MANIFEST"
     text = manifest.read_bytes()
     at = text.index(b'"flushed_lsn": 1') + len(b'"flushed_lsn": ')
@@ -201,10 +203,7 @@ def test_segment_missing_from_manifest_is_quarantined(
 
 def test_unknown_bitmap_and_manifest_files_are_quarantined(tmp_path: Path) -> None:
     path = tmp_path / "ns"
-    ns = open_ns(path)
-    ns.upsert(rows(0, 10))
-    ns.flush()
-    ns.close()
+    flushed(path)
     segment = one_segment(path)
     (segment / "deletes-00000000000000000001.roaring").write_bytes(b"x")
     (path / "manifest" / "MANIFEST.bak").write_bytes(b"y")
@@ -321,10 +320,7 @@ def test_damaged_name_file_is_not_listed_under_a_wrong_name(
 
 def test_deleted_manifest_with_segments_is_corruption(tmp_path: Path) -> None:
     path = tmp_path / "ns"
-    ns = open_ns(path)
-    ns.upsert(rows(0, 10))
-    ns.flush()
-    ns.close()
+    flushed(path)
     (path / "manifest" / "MANIFEST").unlink()
     for wal in (path / "wal").iterdir():
         wal.unlink()
@@ -373,10 +369,7 @@ def test_a_damaged_namespace_is_not_verified_again_on_every_request(
 
 def test_format_2_manifest_still_opens_and_is_rewritten_as_3(tmp_path: Path) -> None:
     path = tmp_path / "ns"
-    ns = open_ns(path)
-    ns.upsert(rows(0, 10))
-    ns.flush()
-    ns.close()
+    flushed(path)
     manifest = path / "manifest" / "MANIFEST"
     body = json.loads(manifest.read_bytes().split(b"\n", 1)[1])
     body["format_version"] = 2
