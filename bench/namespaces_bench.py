@@ -10,7 +10,7 @@ layer (``DataPlane``, in process, no SDK), closes it, then times on a freshly op
 - ``list_namespaces all``: every namespace with its count (``namespaces``);
 - ``describe_namespace``: one namespace.
 
-Each count comes from the namespace's ``COUNT`` file (engine/countfile.py); the script
+Each count comes from the namespace's ``COUNT`` file (engine/disk/countfile.py); the script
 checks that no namespace was opened and that every count is exact. For comparison it
 times the old way, opening a namespace to count it, on the first ``--baseline``
 namespaces and extrapolates that to N, with the memory an open namespace holds
@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 os.environ["SPRUCE_COMPACT_IDLE_S"] = "0"
 
 from spruce.catalog import IndexRow
-from spruce.engine.namespace import Namespace
+from spruce.engine.write.namespace import Namespace
 from spruce.service.data_plane import DataPlane
 
 T = TypeVar("T")

@@ -121,7 +121,7 @@ def _loop(index: Any, queries: list[list[float]], n: int, namespace: str) -> dic
 
 
 def _inproc(vectors: np.ndarray, queries: np.ndarray, n: int) -> dict[str, float]:
-    from spruce.engine.namespace import Namespace
+    from spruce.engine.write.namespace import Namespace
     from spruce.types import Record
 
     with tempfile.TemporaryDirectory() as d:

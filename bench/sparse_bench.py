@@ -42,9 +42,9 @@ import orjson
 import pyarrow.parquet as pq
 import scipy.sparse as sps
 
-from spruce.engine.namespace import Namespace
-from spruce.engine.rows import Csr
-from spruce.engine.sparse_index import SparseIndex
+from spruce.engine.write.namespace import Namespace
+from spruce.engine.read.rows import Csr
+from spruce.engine.read.sparse_index import SparseIndex
 from spruce.types import Record, SparseVector
 
 DATA = Path("/work/shared/datasets/pypi-minilm-50k")

@@ -125,7 +125,7 @@ class SpruceInProcess(System):
     knobs = [32, 48, 64, 96, 128, 192, 256]
 
     def ingest(self) -> float:
-        from spruce.engine.namespace import Namespace
+        from spruce.engine.write.namespace import Namespace
         from spruce.engine.options import EngineOptions
         from spruce.types import Record
 
@@ -160,7 +160,7 @@ class SpruceInProcess(System):
         return time.perf_counter() - t
 
     def search(self, q: npt.NDArray[np.float32], k: int, selectivity: float) -> list[int]:
-        from spruce.engine.filters import parse_filter
+        from spruce.engine.read.filters import parse_filter
 
         f = self._filters.get(selectivity) if hasattr(self, "_filters") else None
         if not hasattr(self, "_filters"):

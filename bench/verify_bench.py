@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from spruce.engine import segment as segment_module
-from spruce.engine.ann import HnswParams
-from spruce.engine.fsutil import verify_crc32
-from spruce.engine.segment import VECTORS, SegmentCore, records_table, write_segment
+from spruce.engine.disk import segment as segment_module
+from spruce.engine.read.ann import HnswParams
+from spruce.engine.disk.fsutil import verify_crc32
+from spruce.engine.disk.segment import VECTORS, SegmentCore, records_table, write_segment
 
 
 def _evict(path: Path) -> None:

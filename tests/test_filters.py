@@ -1,4 +1,4 @@
-"""Tests for spruce.engine.filters: Pinecone's metadata filter language."""
+"""Tests for spruce.engine.read.filters: Pinecone's metadata filter language."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spruce.engine.filters import (
+from spruce.engine.read.filters import (
     And,
     Eq,
     Exists,

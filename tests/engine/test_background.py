@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from spruce.engine.background import Worker, lower_thread_priority
+from spruce.engine.background.workers import Worker, lower_thread_priority
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")

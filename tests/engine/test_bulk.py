@@ -1,4 +1,4 @@
-"""Bulk-built namespaces (engine/bulk.py) and publishing them with IndexStore.adopt."""
+"""Bulk-built namespaces (engine/write/bulk.py) and publishing them with IndexStore.adopt."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spruce.engine.bulk import NamespaceBuilder
-from spruce.engine.namespace import Namespace
-from spruce.engine.store import IndexStore, encode_name
+from spruce.engine.write.bulk import NamespaceBuilder
+from spruce.engine.write.namespace import Namespace
+from spruce.engine.write.store import IndexStore, encode_name
 from spruce.errors import InvalidArgument
 from tests.engine.helpers import rec, sp, vec
 

@@ -16,11 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from spruce.engine import segment as segment_module
-from spruce.engine import upkeep as upkeep_module
-from spruce.engine.namespace import Namespace
-from spruce.engine.ops import DeleteOp, encode_op
-from spruce.engine.wal import HEADER, encode_frame
+from spruce.engine.background import upkeep as upkeep_module
+from spruce.engine.disk import segment as segment_module
+from spruce.engine.write.namespace import Namespace
+from spruce.engine.write.ops import DeleteOp, encode_op
+from spruce.engine.write.wal import HEADER, encode_frame
 from spruce.errors import Corruption, InvalidArgument, Unavailable
 
 from .helpers import rec, sp, vec
@@ -282,7 +282,7 @@ CHILD = """
 import sys
 from pathlib import Path
 import numpy as np
-from spruce.engine.namespace import Namespace
+from spruce.engine.write.namespace import Namespace
 from spruce.types import Record
 
 ns = Namespace.open(Path(sys.argv[1]), dimension=2, metric="dotproduct", flush_rows=7)

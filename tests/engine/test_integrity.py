@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spruce.engine import upkeep as upkeep_module
-from spruce.engine.manifest import Manifest, decode_manifest, encode_manifest
-from spruce.engine.namespace import Namespace
+from spruce.engine.background import upkeep as upkeep_module
+from spruce.engine.disk.manifest import Manifest, decode_manifest, encode_manifest
 from spruce.engine.options import EngineOptions
-from spruce.engine.store import IndexStore
+from spruce.engine.write.namespace import Namespace
+from spruce.engine.write.store import IndexStore
 from spruce.errors import Corruption
 
 from .helpers import rec, sp
@@ -185,7 +185,7 @@ def test_segment_missing_from_manifest_is_quarantined(
     _, second = two_segments(path)
     dropped = second.segments.pop()
     write_manifest_file(path, second)  # lists one segment fewer than exist
-    with caplog.at_level(logging.WARNING, logger="spruce.engine.leftovers"):
+    with caplog.at_level(logging.WARNING, logger="spruce.engine.disk.leftovers"):
         ns = open_ns(path)
     assert ns.count() == 2000
     ns.close()
@@ -312,7 +312,7 @@ def test_damaged_name_file_is_not_listed_under_a_wrong_name(
     assert directory.name.startswith("nh-")
     flip(directory / "NAME", 0)  # "o" + 299 "n": a different, valid name
     store = IndexStore(tmp_path / "index", dimension=DIM, metric="cosine")
-    with caplog.at_level(logging.ERROR, logger="spruce.engine.store"):
+    with caplog.at_level(logging.ERROR, logger="spruce.engine.write.store"):
         assert store.names() == []
     assert "NAME does not hash to the directory name" in caplog.text
     store.close()

@@ -21,9 +21,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from spruce.engine.filters import parse_filter
-from spruce.engine.namespace import Metric, Namespace
 from spruce.engine.options import EngineOptions, SearchTuning
+from spruce.engine.read.filters import parse_filter
+from spruce.engine.write.namespace import Metric, Namespace
 from spruce.types import Metadata, Record, SparseVector
 
 TOL = 1e-4

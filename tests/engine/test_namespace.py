@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spruce.engine.filters import Filter, parse_filter
-from spruce.engine.namespace import Metric, Namespace
+from spruce.engine.read.filters import Filter, parse_filter
+from spruce.engine.write.namespace import Metric, Namespace
 from spruce.errors import InvalidArgument, Unavailable
 from spruce.types import Metadata, Record
 

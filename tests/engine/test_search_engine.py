@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spruce.engine.ann import ANN_FILE, HnswParams
-from spruce.engine.filters import evaluate, parse_filter
-from spruce.engine.metaindex import MetaIndex
-from spruce.engine.namespace import Namespace
 from spruce.engine.options import EngineOptions, SearchTuning
+from spruce.engine.read.ann import ANN_FILE, HnswParams
+from spruce.engine.read.filters import evaluate, parse_filter
+from spruce.engine.read.metaindex import MetaIndex
+from spruce.engine.write.namespace import Namespace
 from spruce.errors import Corruption
 from spruce.types import Record
 

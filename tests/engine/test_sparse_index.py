@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from spruce.engine.filters import parse_filter
-from spruce.engine.namespace import Namespace
-from spruce.engine.rows import csr_from_rows
-from spruce.engine.sparse_index import SPARSE_INDEX, SparseIndex, ViewIndex
+from spruce.engine.read.filters import parse_filter
+from spruce.engine.read.rows import csr_from_rows
+from spruce.engine.read.sparse_index import SPARSE_INDEX, SparseIndex, ViewIndex
+from spruce.engine.write.namespace import Namespace
 from spruce.errors import Corruption
 from spruce.types import Metadata, Record, SparseVector
 

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spruce.engine.namespace import Namespace
 from spruce.engine.options import EngineOptions
-from spruce.engine.store import IndexStore, decode_name, encode_name
+from spruce.engine.write.namespace import Namespace
+from spruce.engine.write.store import IndexStore, decode_name, encode_name
 from spruce.errors import InvalidArgument, Unavailable
 
 from .helpers import rec, vec
@@ -139,7 +139,7 @@ def test_encoding_round_trips(name: str) -> None:
         assert decode_name(encoded) == name
 
 
-# -- record counts without opening namespaces (engine/countfile.py) -------------------
+# -- record counts without opening namespaces (engine/disk/countfile.py) -------------------
 
 
 def _spy_opens(monkeypatch: pytest.MonkeyPatch) -> list[Path]:

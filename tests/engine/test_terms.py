@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from spruce.engine.filters import And, parse_filter
-from spruce.engine.namespace import Namespace
-from spruce.engine.terms import TermsAll, words
+from spruce.engine.read.filters import And, parse_filter
+from spruce.engine.read.terms import TermsAll, words
+from spruce.engine.write.namespace import Namespace
 
 from .helpers import rec
 

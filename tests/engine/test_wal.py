@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spruce.engine.wal import HEADER, WalWriter, encode_frame, read_wal, scan_frames
+from spruce.engine.write.wal import HEADER, WalWriter, encode_frame, read_wal, scan_frames
 from spruce.errors import Corruption
 
 payloads_st = st.lists(st.binary(min_size=1, max_size=40), min_size=1, max_size=6)

@@ -19,11 +19,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from spruce.engine.filters import parse_filter
-from spruce.engine.follower import Follower
-from spruce.engine.namespace import Namespace
 from spruce.engine.options import EngineOptions
-from spruce.engine.partition import Partition, shard_of
+from spruce.engine.read.filters import parse_filter
+from spruce.engine.read.follower import Follower
+from spruce.engine.read.partition import Partition, shard_of
+from spruce.engine.write.namespace import Namespace
 from spruce.types import Record, SparseVector
 
 IDS = [f"id{i}" for i in range(12)] + ["é", "a/b"]

@@ -26,11 +26,11 @@ import pytest
 from pinecone import ServerlessSpec
 from pinecone.errors import ApiError
 
-from spruce.engine.filters import parse_filter
-from spruce.engine.follower import Follower
-from spruce.engine.namespace import Namespace
+from spruce.engine.disk.ship import Mirror, Publisher
 from spruce.engine.options import EngineOptions
-from spruce.engine.ship import Mirror, Publisher
+from spruce.engine.read.filters import parse_filter
+from spruce.engine.read.follower import Follower
+from spruce.engine.write.namespace import Namespace
 from spruce.storage import BlobStore, Lease, StoreOptions, open_store
 from spruce.types import Record
 from tests.api.helpers import client, unique

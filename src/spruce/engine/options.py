@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from spruce.engine.ann import STORAGES, HnswParams
+from spruce.engine.read.ann import STORAGES, HnswParams
 from spruce.errors import InvalidArgument
 
 __all__ = ["EngineOptions", "SearchTuning"]

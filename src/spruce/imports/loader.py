@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from spruce.engine.bulk import NamespaceBuilder
+from spruce.engine.write.bulk import NamespaceBuilder
 from spruce.imports.messages import (
     ALL_ROWS_SKIPPED,
     JobError,

@@ -19,7 +19,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spruce.engine.validate import MAX_SQUARED_NORM, ZERO_VECTOR, squared_norms, too_large
+from spruce.engine.write.validate import MAX_SQUARED_NORM, ZERO_VECTOR, squared_norms, too_large
 from spruce.imports.messages import MISSING_VALUES
 from spruce.imports.plan import IndexShape
 from spruce.types import SparseVector

@@ -36,9 +36,9 @@ from spruce.catalog.imports import (
     ImportCatalog,
     ImportJob,
 )
-from spruce.engine.bulk import NamespaceBuilder
-from spruce.engine.fsutil import remove_tree
-from spruce.engine.store import IndexStore
+from spruce.engine.disk.fsutil import remove_tree
+from spruce.engine.write.bulk import NamespaceBuilder
+from spruce.engine.write.store import IndexStore
 from spruce.errors import InvalidArgument, NotFound
 from spruce.imports.loader import LoadStopped, NamespaceLoader
 from spruce.imports.messages import NAMESPACE_EXISTS, JobError

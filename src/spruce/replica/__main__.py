@@ -25,8 +25,8 @@ from pathlib import Path
 
 import uvicorn
 
-from spruce.engine.partition import Partition
-from spruce.engine.ship import IndexMirror
+from spruce.engine.disk.ship import IndexMirror
+from spruce.engine.read.partition import Partition
 from spruce.replica.app import ReplicaApp, ShardReader
 from spruce.storage import StoreOptions, open_store
 

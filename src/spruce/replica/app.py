@@ -16,12 +16,12 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from spruce.engine.filters import parse_filter
-from spruce.engine.follower import Follower
-from spruce.engine.namespace import Metric
-from spruce.engine.partition import Partition
-from spruce.engine.ship import IndexMirror
-from spruce.engine.store import decode_name, encode_name
+from spruce.engine.disk.ship import IndexMirror
+from spruce.engine.read.filters import parse_filter
+from spruce.engine.read.follower import Follower
+from spruce.engine.read.partition import Partition
+from spruce.engine.write.namespace import Metric
+from spruce.engine.write.store import decode_name, encode_name
 from spruce.errors import NotFound, SpruceError, Unavailable
 from spruce.service.read_capacity.protocol import (
     TOKEN_HEADER,

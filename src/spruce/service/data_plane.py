@@ -19,9 +19,9 @@ from typing import Any, cast
 import orjson
 
 from spruce.catalog import IndexRow
-from spruce.engine.filters import And, Filter, parse_filter
-from spruce.engine.namespace import Metric
-from spruce.engine.store import IndexStore
+from spruce.engine.read.filters import And, Filter, parse_filter
+from spruce.engine.write.namespace import Metric
+from spruce.engine.write.store import IndexStore
 from spruce.errors import AlreadyExists, InvalidArgument, NotFound
 from spruce.service.handle import NamespaceHandle
 from spruce.service.limits import (

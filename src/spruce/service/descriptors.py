@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from spruce.catalog import Catalog, IndexRow
-from spruce.engine.fsutil import atomic_write
+from spruce.engine.disk.fsutil import atomic_write
 
 __all__ = ["DESCRIPTOR", "IndexDescriptors"]
 

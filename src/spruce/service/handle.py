@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from spruce.engine.filters import Filter
+from spruce.engine.read.filters import Filter
 from spruce.types import Match, Metadata, Record, SparseVector, Vector
 
 __all__ = ["NamespaceHandle"]

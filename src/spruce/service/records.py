@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from spruce.engine.validate import (
+from spruce.engine.write.validate import (
     MAX_SQUARED_NORM,
     ZERO_VECTOR,
     dense_matrix,

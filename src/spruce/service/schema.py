@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from spruce.engine.filters import Filter, fields
+from spruce.engine.read.filters import Filter, fields
 from spruce.errors import InvalidArgument
 
 __all__ = ["check_filter_indexed", "check_schema"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spruce.catalog import IndexRow
-from spruce.engine.terms import TermsAll, words
+from spruce.engine.read.terms import TermsAll, words
 from spruce.errors import InvalidArgument
 from spruce.service.data_plane import DataPlane
 from spruce.service.inference import Inference, rank_text
@@ -191,7 +191,7 @@ class TextRecords:
 
 
 def _match_terms(index: IndexRow, raw: object) -> TermsAll | None:
-    """Pinecone's ``query.match_terms`` (engine/terms.py), on the text field it embeds."""
+    """Pinecone's ``query.match_terms`` (engine/read/terms.py), on the text field it embeds."""
     if raw is None:
         return None
     if index.vector_type != "sparse" or not index.spec.get("embed"):

@@ -1,7 +1,7 @@
 """What each shard of a dedicated index stores, against its capacity.
 
 Counted from the index's files by a read-only follower per namespace (the "books"),
-with Pinecone's record sizes (engine/partition.py). A write is admitted cheaply against
+with Pinecone's record sizes (engine/read/partition.py). A write is admitted cheaply against
 a running estimate (the last exact count plus what was admitted since); only when the
 estimate says a shard would overflow is it counted exactly, crediting the records the
 write replaces, before the write is refused. Pinecone: "Writes that would cause your
@@ -14,11 +14,11 @@ import threading
 from collections.abc import Callable
 
 from spruce.catalog import IndexRow
-from spruce.engine.filters import Filter
-from spruce.engine.follower import Follower
-from spruce.engine.namespace import Metric
-from spruce.engine.partition import ShardUsage, record_size, shard_of
-from spruce.engine.store import IndexStore, encode_name
+from spruce.engine.read.filters import Filter
+from spruce.engine.read.follower import Follower
+from spruce.engine.read.partition import ShardUsage, record_size, shard_of
+from spruce.engine.write.namespace import Metric
+from spruce.engine.write.store import IndexStore, encode_name
 from spruce.errors import FailedPrecondition, NotFound
 from spruce.service.read_capacity.spec import Capacity, CapacitySettings, shards_needed
 from spruce.types import Metadata, Record

@@ -29,9 +29,9 @@ from typing import Any
 import msgspec
 
 from spruce.catalog import Catalog, IndexRow
-from spruce.engine.filters import Filter
-from spruce.engine.fsutil import atomic_write
-from spruce.engine.store import IndexStore, encode_name
+from spruce.engine.disk.fsutil import atomic_write
+from spruce.engine.read.filters import Filter
+from spruce.engine.write.store import IndexStore, encode_name
 from spruce.errors import FailedPrecondition, SpruceError
 from spruce.service.read_capacity.accounting import ShardBooks
 from spruce.service.read_capacity.fleet import Fleet

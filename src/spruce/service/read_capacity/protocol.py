@@ -20,7 +20,7 @@ import msgspec
 import numpy as np
 
 from spruce import errors
-from spruce.engine.filters import And, Eq, Exists, Filter, Gt, Gte, In, Lt, Lte, Ne, Nin, Or
+from spruce.engine.read.filters import And, Eq, Exists, Filter, Gt, Gte, In, Lt, Lte, Ne, Nin, Or
 from spruce.types import Match, Metadata, Record, SparseVector
 
 __all__ = [

@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from spruce.catalog import IndexRow
-from spruce.engine.filters import Filter
-from spruce.engine.namespace import Namespace
-from spruce.engine.partition import shard_of
-from spruce.engine.terms import TermsAll
+from spruce.engine.read.filters import Filter
+from spruce.engine.read.partition import shard_of
+from spruce.engine.read.terms import TermsAll
+from spruce.engine.write.namespace import Namespace
 from spruce.errors import FailedPrecondition
 from spruce.service.data_plane import DataPlane, NamespaceInfo, Stats
 from spruce.service.handle import NamespaceHandle
@@ -243,7 +243,7 @@ class _Routed:
 
 
 def _local_only(filter: Filter | None) -> bool:
-    """match_terms (engine/terms.py) has no filter JSON to send to a replica: such a
+    """match_terms (engine/read/terms.py) has no filter JSON to send to a replica: such a
     query is answered by the writer, which holds every record too."""
     stack = [] if filter is None else [filter]
     while stack:

@@ -2,7 +2,7 @@
 
 With ``SPRUCE_REPLICA_STORE`` set (``s3://bucket/prefix`` or ``file:///path``), every
 namespace of an index with dedicated read nodes is shipped to
-``<store>/<index uid>/<namespace directory>/`` (layout: engine/ship.py) a few times a
+``<store>/<index uid>/<namespace directory>/`` (layout: engine/disk/ship.py) a few times a
 second and right after each write, so replicas on other hosts can mirror it. Before
 the first write to a namespace, this server takes its lease (storage/lease.py) and
 renews it as it ships; while another server holds it, writes here are refused: one
@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from spruce.engine.ship import Publisher
+from spruce.engine.disk.ship import Publisher
 from spruce.errors import FailedPrecondition
 from spruce.storage import BlobStore, Lease
 

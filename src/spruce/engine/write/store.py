@@ -23,12 +23,12 @@ from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-from spruce.engine.countfile import read_count
-from spruce.engine.fsutil import fsync_dir, remove_tree, temp_name, write_synced
-from spruce.engine.namespace import Metric, Namespace
-from spruce.engine.nsfile import new_namespace_file, read_namespace_file, write_namespace_file
+from spruce.engine.disk.countfile import read_count
+from spruce.engine.disk.fsutil import fsync_dir, remove_tree, temp_name, write_synced
+from spruce.engine.disk.nsfile import new_namespace_file, read_namespace_file, write_namespace_file
+from spruce.engine.disk.recovery import Layout
 from spruce.engine.options import EngineOptions
-from spruce.engine.recovery import Layout
+from spruce.engine.write.namespace import Metric, Namespace
 from spruce.errors import Corruption, InvalidArgument
 
 log = logging.getLogger(__name__)
@@ -315,7 +315,7 @@ class IndexStore:
         ``Namespace.count``, without opening a namespace that is not open already.
 
         An open namespace counts itself. A closed one answers from the ``COUNT`` file its
-        last clean close left (engine/countfile.py) while that is still exact, so listing
+        last clean close left (engine/disk/countfile.py) while that is still exact, so listing
         100,000 namespaces with their counts opens none of them. Otherwise (a crash, or
         data from before COUNT files) it is opened, counted and closed again, which
         writes the file for next time; keeping it open instead would leave every

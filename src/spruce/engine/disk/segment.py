@@ -32,12 +32,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
 
-from spruce.engine.ann import ANN_FILE, HnswIndex, HnswParams, faiss
-from spruce.engine.filters import Filter, evaluate
-from spruce.engine.fsutil import fsync_dir, verify_crc32, write_synced, write_synced_parts
-from spruce.engine.metaindex import MetaIndex
-from spruce.engine.rows import Csr, copy_metadata
-from spruce.engine.sparse_index import SPARSE_INDEX, SparseIndex
+from spruce.engine.disk.fsutil import fsync_dir, verify_crc32, write_synced, write_synced_parts
+from spruce.engine.read.ann import ANN_FILE, HnswIndex, HnswParams, faiss
+from spruce.engine.read.filters import Filter, evaluate
+from spruce.engine.read.metaindex import MetaIndex
+from spruce.engine.read.rows import Csr, copy_metadata
+from spruce.engine.read.sparse_index import SPARSE_INDEX, SparseIndex
 from spruce.errors import Corruption
 from spruce.types import Metadata, SparseVector
 
@@ -151,7 +151,7 @@ def write_segment(
         writer.write_table(table.cast(SCHEMA))
     records = sink.getvalue().to_pybytes()
     write_synced(directory / RECORDS, records)
-    _write_sparse_index(directory, table)  # sparse hook (engine/sparse_index.py)
+    _write_sparse_index(directory, table)  # sparse hook (engine/read/sparse_index.py)
     ann_name = ann_bytes = ann_crc = None
     if ann is not None:
         ann_bytes, ann_crc = ann.write(directory / ANN_FILE)

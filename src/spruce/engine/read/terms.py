@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from spruce.engine.filters import Filter
+from spruce.engine.read.filters import Filter
 
 __all__ = ["TermsAll", "words"]
 

@@ -26,18 +26,18 @@ import threading
 import time
 from pathlib import Path
 
-from spruce.engine.manifest import Manifest, read_manifest
-from spruce.engine.nsfile import read_incarnation
-from spruce.engine.ops import decode_op
+from spruce.engine.disk.manifest import Manifest, read_manifest
+from spruce.engine.disk.nsfile import read_incarnation
+from spruce.engine.disk.recovery import Layout, wal_files
+from spruce.engine.disk.segment import Segment, SegmentCore
 from spruce.engine.options import EngineOptions
-from spruce.engine.partition import GrowingStats, RowStats, segment_stats
-from spruce.engine.reads import Snapshot, SnapshotReader
-from spruce.engine.recovery import Layout, wal_files
-from spruce.engine.search import Metric
-from spruce.engine.segment import Segment, SegmentCore
-from spruce.engine.state import WorkingState
-from spruce.engine.view import View
-from spruce.engine.wal import HEADER, scan_frames
+from spruce.engine.read.partition import GrowingStats, RowStats, segment_stats
+from spruce.engine.read.reads import Snapshot, SnapshotReader
+from spruce.engine.read.search import Metric
+from spruce.engine.read.view import View
+from spruce.engine.write.ops import decode_op
+from spruce.engine.write.state import WorkingState
+from spruce.engine.write.wal import HEADER, scan_frames
 from spruce.errors import Corruption, InvalidArgument, NotFound, Unavailable
 
 __all__ = ["Follower"]

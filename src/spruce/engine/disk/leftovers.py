@@ -30,9 +30,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spruce.engine.fsutil import fsync_dir, remove_tree
-from spruce.engine.manifest import MANIFEST, Manifest
-from spruce.engine.segment import read_sources
+from spruce.engine.disk.fsutil import fsync_dir, remove_tree
+from spruce.engine.disk.manifest import MANIFEST, Manifest
+from spruce.engine.disk.segment import read_sources
 from spruce.errors import Corruption
 
 __all__ = ["QUARANTINE", "Plan", "apply", "classify"]

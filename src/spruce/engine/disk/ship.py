@@ -25,14 +25,14 @@ import os
 import shutil
 from pathlib import Path
 
-from spruce.engine.ann import ANN_FILE
-from spruce.engine.fsutil import atomic_write
-from spruce.engine.manifest import MANIFEST, Manifest, decode_manifest
-from spruce.engine.ops import decode_op
-from spruce.engine.recovery import Layout, wal_files
-from spruce.engine.segment import RECORDS, VECTORS, SegmentEntry
-from spruce.engine.sparse_index import SPARSE_INDEX
-from spruce.engine.wal import HEADER, scan_frames
+from spruce.engine.disk.fsutil import atomic_write
+from spruce.engine.disk.manifest import MANIFEST, Manifest, decode_manifest
+from spruce.engine.disk.recovery import Layout, wal_files
+from spruce.engine.disk.segment import RECORDS, VECTORS, SegmentEntry
+from spruce.engine.read.ann import ANN_FILE
+from spruce.engine.read.sparse_index import SPARSE_INDEX
+from spruce.engine.write.ops import decode_op
+from spruce.engine.write.wal import HEADER, scan_frames
 from spruce.storage import BlobStore
 
 __all__ = ["IndexMirror", "Mirror", "Publisher"]

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spruce.engine.filters import Filter
-from spruce.engine.memtable import MemView
-from spruce.engine.segment import Segment
+from spruce.engine.disk.segment import Segment
+from spruce.engine.read.filters import Filter
+from spruce.engine.write.memtable import MemView
 
 __all__ = ["Source", "View"]
 

@@ -21,11 +21,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from spruce.engine import validate
-from spruce.engine.background import TIMERS
-from spruce.engine.countfile import write_count
-from spruce.engine.filters import Filter
-from spruce.engine.ops import (
+from spruce.engine.background.upkeep import Upkeep
+from spruce.engine.background.workers import TIMERS
+from spruce.engine.disk.countfile import write_count
+from spruce.engine.disk.recovery import Layout, recover
+from spruce.engine.disk.segment import Segment
+from spruce.engine.options import EngineOptions
+from spruce.engine.read.filters import Filter
+from spruce.engine.read.reads import Snapshot, SnapshotReader
+from spruce.engine.read.search import Metric
+from spruce.engine.write import validate
+from spruce.engine.write.ops import (
     DeleteAllOp,
     DeleteOp,
     Op,
@@ -35,14 +41,8 @@ from spruce.engine.ops import (
     encode_op,
     sparse_to_wire,
 )
-from spruce.engine.options import EngineOptions
-from spruce.engine.reads import Snapshot, SnapshotReader
-from spruce.engine.recovery import Layout, recover
-from spruce.engine.search import Metric
-from spruce.engine.segment import Segment
-from spruce.engine.state import WorkingState
-from spruce.engine.upkeep import Upkeep
-from spruce.engine.wal import WalWriter
+from spruce.engine.write.state import WorkingState
+from spruce.engine.write.wal import WalWriter
 from spruce.errors import Corruption, Internal, InvalidArgument, SpruceError, Unavailable
 from spruce.types import Metadata, Record, SparseVector, Vector
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from spruce.engine import validate
-from spruce.engine.filters import Filter
 from spruce.engine.options import EngineOptions
-from spruce.engine.partition import Partition, RowStats, ShardUsage, shard_usage
-from spruce.engine.rows import copy_sparse
-from spruce.engine.search import Metric, QuerySpec, merge_top_k, source_candidates
-from spruce.engine.view import Source, View
+from spruce.engine.read.filters import Filter
+from spruce.engine.read.partition import Partition, RowStats, ShardUsage, shard_usage
+from spruce.engine.read.rows import copy_sparse
+from spruce.engine.read.search import Metric, QuerySpec, merge_top_k, source_candidates
+from spruce.engine.read.view import Source, View
+from spruce.engine.write import validate
 from spruce.errors import Internal, InvalidArgument
 from spruce.types import Match, Record, SparseVector, Vector
 

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from spruce.engine.ann import HnswIndex
-from spruce.engine.fsutil import fsync_dir, remove_tree
-from spruce.engine.memtable import MemView
-from spruce.engine.metaindex import MetaIndex
+from spruce.engine.disk.fsutil import fsync_dir, remove_tree
+from spruce.engine.disk.recovery import Layout
+from spruce.engine.disk.segment import SegmentCore, open_written, records_table
 from spruce.engine.options import EngineOptions
-from spruce.engine.recovery import Layout
-from spruce.engine.segment import SegmentCore, open_written, records_table
+from spruce.engine.read.ann import HnswIndex
+from spruce.engine.read.metaindex import MetaIndex
+from spruce.engine.write.memtable import MemView
 
 __all__ = ["Built", "build_flush_segment", "collect_garbage", "segment_name"]
 

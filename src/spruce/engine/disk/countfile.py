@@ -25,9 +25,9 @@ import struct
 import zlib
 from pathlib import Path
 
-from spruce.engine.fsutil import temp_name
-from spruce.engine.recovery import Layout
-from spruce.engine.wal import wal_file_name
+from spruce.engine.disk.fsutil import temp_name
+from spruce.engine.disk.recovery import Layout
+from spruce.engine.write.wal import wal_file_name
 
 __all__ = ["COUNT_FILE", "COUNT_VERSION", "read_count", "write_count"]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import msgspec
 
-from spruce.engine.fsutil import write_synced
+from spruce.engine.disk.fsutil import write_synced
 from spruce.errors import Corruption
 
 __all__ = [

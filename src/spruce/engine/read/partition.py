@@ -24,7 +24,7 @@ import numpy.typing as npt
 import orjson
 import pyarrow.compute as pc
 
-from spruce.engine.segment import SegmentCore
+from spruce.engine.disk.segment import SegmentCore
 from spruce.errors import InvalidArgument
 
 __all__ = [

@@ -26,7 +26,7 @@ import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
 
-from spruce.engine.fsutil import write_synced
+from spruce.engine.disk.fsutil import write_synced
 from spruce.errors import Corruption
 
 __all__ = [

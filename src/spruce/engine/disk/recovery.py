@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spruce.engine import leftovers
-from spruce.engine.fsutil import fsync_dir
-from spruce.engine.manifest import Manifest, read_manifest, write_manifest
-from spruce.engine.ops import Op, decode_op
+from spruce.engine.disk import leftovers
+from spruce.engine.disk.fsutil import fsync_dir
+from spruce.engine.disk.manifest import Manifest, read_manifest, write_manifest
+from spruce.engine.disk.segment import SegmentCore
 from spruce.engine.options import EngineOptions
-from spruce.engine.segment import SegmentCore
-from spruce.engine.wal import WalWriter, read_wal, wal_file_name
+from spruce.engine.write.ops import Op, decode_op
+from spruce.engine.write.wal import WalWriter, read_wal, wal_file_name
 from spruce.errors import Corruption, InvalidArgument
 
 __all__ = ["Layout", "Recovered", "recover", "wal_files"]

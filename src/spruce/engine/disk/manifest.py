@@ -18,8 +18,8 @@ from pathlib import Path
 
 import msgspec
 
-from spruce.engine.fsutil import atomic_write
-from spruce.engine.segment import SegmentEntry
+from spruce.engine.disk.fsutil import atomic_write
+from spruce.engine.disk.segment import SegmentEntry
 from spruce.errors import Corruption
 
 __all__ = [

@@ -27,17 +27,17 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from spruce.engine import compaction
-from spruce.engine.background import COMPACTOR, FLUSHER, TIMERS
-from spruce.engine.flush import build_flush_segment, collect_garbage, segment_name
-from spruce.engine.manifest import Manifest, write_manifest
-from spruce.engine.memtable import Memtable, MemView
+from spruce.engine.background import compaction
+from spruce.engine.background.flush import build_flush_segment, collect_garbage, segment_name
+from spruce.engine.background.workers import COMPACTOR, FLUSHER, TIMERS
+from spruce.engine.disk.manifest import Manifest, write_manifest
+from spruce.engine.disk.recovery import Layout, wal_files
+from spruce.engine.disk.segment import Segment, SegmentCore, SegmentEntry
 from spruce.engine.options import EngineOptions
-from spruce.engine.recovery import Layout, wal_files
-from spruce.engine.search import Metric
-from spruce.engine.segment import Segment, SegmentCore, SegmentEntry
-from spruce.engine.state import WorkingState
-from spruce.engine.wal import WalWriter, wal_file_name
+from spruce.engine.read.search import Metric
+from spruce.engine.write.memtable import Memtable, MemView
+from spruce.engine.write.state import WorkingState
+from spruce.engine.write.wal import WalWriter, wal_file_name
 
 __all__ = ["Upkeep"]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from spruce.engine.filters import (
+from spruce.engine.read.filters import (
     And,
     Eq,
     Exists,

@@ -21,8 +21,10 @@ from typing import cast
 
 import numpy as np
 
-from spruce.engine.memtable import Memtable, MemView
-from spruce.engine.ops import (
+from spruce.engine.disk.segment import Segment
+from spruce.engine.read.view import Source, View
+from spruce.engine.write.memtable import Memtable, MemView
+from spruce.engine.write.ops import (
     DeleteOp,
     Op,
     SparseWire,
@@ -31,8 +33,6 @@ from spruce.engine.ops import (
     UpsertOp,
     sparse_from_wire,
 )
-from spruce.engine.segment import Segment
-from spruce.engine.view import Source, View
 from spruce.errors import Corruption
 from spruce.types import Metadata
 

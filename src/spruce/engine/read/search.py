@@ -16,10 +16,10 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from spruce.engine.ann import HnswIndex, faiss
 from spruce.engine.options import SearchTuning
-from spruce.engine.rows import RowSource
-from spruce.engine.sparse_index import sparse_scores, sparse_top_k
+from spruce.engine.read.ann import HnswIndex, faiss
+from spruce.engine.read.rows import RowSource
+from spruce.engine.read.sparse_index import sparse_scores, sparse_top_k
 from spruce.errors import InvalidArgument
 from spruce.types import SparseVector
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spruce.engine.fsutil import fsync_dir, write_synced
+from spruce.engine.disk.fsutil import fsync_dir, write_synced
 from spruce.errors import Corruption
 
 __all__ = [

@@ -25,12 +25,12 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from spruce.engine.ann import BuildCancelled, HnswIndex
-from spruce.engine.fsutil import remove_tree
-from spruce.engine.metaindex import MetaIndex
+from spruce.engine.disk.fsutil import remove_tree
+from spruce.engine.disk.recovery import Layout
+from spruce.engine.disk.segment import SegmentCore, open_written
 from spruce.engine.options import EngineOptions
-from spruce.engine.recovery import Layout
-from spruce.engine.segment import SegmentCore, open_written
+from spruce.engine.read.ann import BuildCancelled, HnswIndex
+from spruce.engine.read.metaindex import MetaIndex
 
 __all__ = ["Merged", "Plan", "build", "plan"]
 

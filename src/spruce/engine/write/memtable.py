@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from spruce.engine.filters import Filter, evaluate
-from spruce.engine.rows import Csr, copy_metadata, csr_from_rows
-from spruce.engine.sparse_index import SparseIndex, ViewIndex
+from spruce.engine.read.filters import Filter, evaluate
+from spruce.engine.read.rows import Csr, copy_metadata, csr_from_rows
+from spruce.engine.read.sparse_index import SparseIndex, ViewIndex
 from spruce.types import Metadata, SparseVector
 
 __all__ = ["MemView", "Memtable"]
@@ -275,7 +275,7 @@ class MemView:
         return self._csr
 
     def sparse_index(self) -> SparseIndex | None:
-        """Sparse hook (engine/sparse_index.py): None until this view is worth indexing."""
+        """Sparse hook (engine/read/sparse_index.py): None until this view is worth indexing."""
         return self._sparse_index.get(self.csr, self._n)
 
     def values_at(self, row: int) -> npt.NDArray[np.float32] | None:

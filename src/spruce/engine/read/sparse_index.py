@@ -35,8 +35,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from spruce.engine.fsutil import write_synced
-from spruce.engine.rows import Csr, RowSource
+from spruce.engine.disk.fsutil import write_synced
+from spruce.engine.read.rows import Csr, RowSource
 from spruce.errors import Corruption
 
 __all__ = [

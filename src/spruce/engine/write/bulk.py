@@ -25,11 +25,11 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from spruce.engine.fsutil import fsync_dir, remove_tree
-from spruce.engine.manifest import Manifest, write_manifest
-from spruce.engine.recovery import Layout
-from spruce.engine.segment import SCHEMA, SegmentEntry, write_segment
-from spruce.engine.wal import WalWriter, wal_file_name
+from spruce.engine.disk.fsutil import fsync_dir, remove_tree
+from spruce.engine.disk.manifest import Manifest, write_manifest
+from spruce.engine.disk.recovery import Layout
+from spruce.engine.disk.segment import SCHEMA, SegmentEntry, write_segment
+from spruce.engine.write.wal import WalWriter, wal_file_name
 from spruce.errors import InvalidArgument
 from spruce.types import SparseVector
 
