@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from spruce.errors import Internal, Unavailable
 from spruce.service.replica_protocol import Health, ReplicaClient, ReplicaDown
+from spruce.tls import ClientTLS, ServerTLS
 
 __all__ = ["Replica", "ReplicaSet", "ReplicaSpec", "Supervisor"]
 
@@ -89,9 +90,13 @@ class Supervisor:
         start_timeout: float = 120.0,
         on_death: Callable[[Replica], None] | None = None,
         token: str | None = None,
+        tls: ServerTLS | None = None,
     ) -> None:
         self.host = host
         self.token = token
+        #: Replicas serve HTTPS with the server's certificate, and only it is accepted.
+        self.tls = tls
+        self._client_tls = None if tls is None else ClientTLS(pin=tls.pin())
         self.start_timeout = start_timeout
         self.on_death = on_death
         self._live: set[Replica] = set()
@@ -107,6 +112,8 @@ class Supervisor:
         cmd += ["--metric", spec.metric, "--shard", str(spec.shard), "--shards", str(spec.shards)]
         cmd += ["--node-type", spec.node_type, "--threads", str(spec.threads)]
         cmd += ["--host", self.host, "--parent-pid", str(os.getpid())]
+        if self.tls is not None:
+            cmd += ["--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
         env = dict(os.environ)
         # One node = ``threads`` cores: BLAS and faiss must not fan out beyond them.
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -115,7 +122,8 @@ class Supervisor:
             env["SPRUCE_REPLICA_TOKEN"] = self.token  # not on the command line: ps shows it
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
         port = self._await_ready(proc)
-        replica = Replica(spec, proc, ReplicaClient(self.host, port, token=self.token))
+        client = ReplicaClient(self.host, port, token=self.token, tls=self._client_tls)
+        replica = Replica(spec, proc, client)
         with self._lock:
             self._live.add(replica)
         return replica
