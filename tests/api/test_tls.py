@@ -32,6 +32,7 @@ from tests.conftest import API_KEY, LiveServer
 from tests.read_capacity.conftest import FAST, dedicated
 
 VECTORS = [("a", [1.0, 0.0]), ("b", [0.0, 1.0]), ("c", [1.0, 1.0])]
+TOKEN = "tls-replica-token"
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +44,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 def tls_server(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("tls") / "data"
     data_dir.mkdir()
-    extra = ["--tls-cert", str(pki.cert), "--tls-key", str(pki.key)]
+    extra = ["--tls-cert", str(pki.cert), "--tls-key", str(pki.key), "--tls-ca", str(pki.ca)]
     live = LiveServer(data_dir, extra=extra, ca=pki.ca)
-    saved = {k: os.environ.get(k) for k in FAST}
-    os.environ.update(FAST)  # the server inherits it: read capacity changes at once
+    # The server inherits these: read capacity changes at once, and a replica started
+    # by hand knows the token.
+    env = {**FAST, "SPRUCE_REPLICA_TOKEN": TOKEN}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         live.start()
     finally:
@@ -208,6 +212,66 @@ def test_a_dedicated_replica_serves_over_tls(
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
     der = ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", port)))
     assert der == certificate_der(pki.cert)
+    pc.delete_index(name)
+
+
+def test_a_replica_started_by_hand_joins_over_tls(
+    tls_server: LiveServer, pc: Pinecone, pki: Pki
+) -> None:
+    """A replica on "another host" (shared files here): it serves HTTPS with a certificate
+    of its own CA's, joins the server over https checking it with --tls-ca, and the
+    server checks the replica with its --tls-ca in turn."""
+    name = unique("tls-far")
+    spec = ServerlessSpec(cloud="aws", region="us-east-1", read_capacity=dedicated(1, 1))
+    pc.create_index(name=name, dimension=2, metric="euclidean", spec=spec)
+    assert _settle(tls_server, name) == "Ready"
+    index = pc.Index(host=pc.describe_index(name).host)
+    index.upsert(vectors=VECTORS)
+    (root,) = [
+        p
+        for p in (tls_server.data_dir / "indexes").iterdir()
+        if f'"name":"{name}"' in (p / "INDEX").read_text()
+    ]
+    cmd = [sys.executable, "-m", "spruce.replica", "--root", str(root), "--dimension", "2"]
+    cmd += ["--metric", "euclidean", "--join", tls_server.url, "--index", name]
+    cmd += ["--api-key", API_KEY, "--tls-cert", str(pki.cert), "--tls-key", str(pki.key)]
+    cmd += ["--tls-ca", str(pki.ca)]
+    env = {**os.environ, "SPRUCE_REPLICA_TOKEN": TOKEN}
+    far = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
+    try:
+        assert far.stdout is not None
+        assert far.stdout.readline().decode().startswith("SPRUCE-REPLICA-READY")
+        deadline = time.monotonic() + 60
+        while not any(r.get("remote") for r in _replicas(tls_server, name)):
+            assert time.monotonic() < deadline and far.poll() is None
+            time.sleep(0.2)
+        remote = next(r for r in _replicas(tls_server, name) if r["remote"])
+        assert remote["url"].startswith("https://127.0.0.1:")
+        assert remote["pid"] == far.pid  # the server reached it over TLS
+        for _ in range(6):  # round-robin: both replicas answer, the same answer
+            found = index.query(vector=[1.0, 0.1], top_k=2)
+            assert [m.id for m in found.matches] == ["a", "c"]
+        served = {r["remote"]: r["served"] for r in _replicas(tls_server, name)}
+        assert served[True] >= 3 and served[False] >= 3, served
+    finally:
+        far.terminate()
+        far.wait(timeout=30)
+    pc.delete_index(name)
+
+
+def test_a_plaintext_replica_cannot_join_a_tls_server(tls_server: LiveServer, pc: Pinecone) -> None:
+    name = unique("tls-plain")
+    spec = ServerlessSpec(cloud="aws", region="us-east-1", read_capacity=dedicated(1, 1))
+    pc.create_index(name=name, dimension=2, metric="euclidean", spec=spec)
+    assert _settle(tls_server, name) == "Ready"
+    response = httpx.post(
+        f"{tls_server.url}/indexes/{name}/read_capacity/replicas",
+        json={"url": "http://127.0.0.1:9"},
+        headers={"Api-Key": API_KEY},
+        verify=tls_server.verify,
+    )
+    assert response.status_code == 400
+    assert "url must be https://HOST:PORT" in response.text
     pc.delete_index(name)
 
 

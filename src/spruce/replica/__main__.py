@@ -25,6 +25,7 @@ from pathlib import Path
 
 import uvicorn
 
+from spruce.api.rest.connections import ConnectionLimits, bounded_protocol
 from spruce.engine.partition import Partition
 from spruce.engine.ship import IndexMirror
 from spruce.replica.app import ReplicaApp, ShardReader
@@ -110,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
         lifespan="on",
         timeout_graceful_shutdown=30,
         access_log=False,
+        # Bounded connections; idle TLS ones do not hold a shutdown for 30 s.
+        http=bounded_protocol(ConnectionLimits()),
         ssl_certfile=args.tls_cert,
         ssl_keyfile=args.tls_key,
     )
