@@ -9,7 +9,9 @@ that do not trust the CA are refused.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -123,6 +125,36 @@ def test_grpc_sdk_refuses_an_unknown_ca(
     index = grpc_pc.index(host=index_host, grpc=True)
     with pytest.raises(Exception, match="UnknownIssuer"):
         index.query(vector=[1.0, 0.0], top_k=1)
+
+
+def test_typescript_sdk(tls_server: LiveServer, pki: Pki, index_host: str) -> None:
+    """Pinecone's TypeScript SDK, given the CA as Node takes one (NODE_EXTRA_CA_CERTS)."""
+    from tests.ts.test_ts_sdk import SDK_DIR
+
+    node = shutil.which("node")
+    assert node, "node is not installed (scripts/install-test-deps.sh needs npm too)"
+    assert SDK_DIR.is_dir(), f"the TypeScript SDK is not installed in {SDK_DIR}"
+    env = {
+        **os.environ,
+        "NODE_EXTRA_CA_CERTS": str(pki.ca),
+        "SPRUCE_URL": tls_server.url,
+        "SPRUCE_API_KEY": API_KEY,
+        "SPRUCE_INDEX": index_host.rsplit("/", 1)[1],
+        "PINECONE_TS_SDK": str(SDK_DIR),
+    }
+    script = Path(__file__).parents[1] / "ts" / "tls_smoke.mjs"
+    done = subprocess.run(
+        [node, str(script)], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"host": index_host, "ids": ["a", "c", "b"], "ts": 1}
+    # Without the CA, Node refuses the certificate.
+    env.pop("NODE_EXTRA_CA_CERTS")
+    done = subprocess.run(
+        [node, str(script)], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode != 0
+    assert "UNABLE_TO_VERIFY_LEAF_SIGNATURE" in done.stderr, done.stderr
 
 
 def test_curl(tls_server: LiveServer, pki: Pki, index_host: str) -> None:
@@ -347,3 +379,18 @@ def test_half_a_tls_configuration_is_refused(tmp_path: Path, pki: Pki) -> None:
     assert done.returncode != 0
     assert "give both --tls-cert and --tls-key" in done.stderr
     assert not (tmp_path / "d").exists()  # refused before anything was made
+
+
+def test_idle_tls_connections_do_not_hold_a_shutdown(tmp_path: Path, pki: Pki) -> None:
+    """Closing an idle TLS connection waits for the client's close_notify, which a pooled
+    socket never sends; the server aborts them instead, so it stops at once (uvicorn
+    would give up only after its 5 s grace)."""
+    extra = ["--tls-cert", str(pki.cert), "--tls-key", str(pki.key), "--no-index-ports"]
+    live = LiveServer(tmp_path / "data", extra=extra, ca=pki.ca)
+    live.data_dir.mkdir()
+    live.start()
+    with httpx.Client(verify=live.verify, headers={"Api-Key": API_KEY}) as pooled:
+        assert pooled.get(f"{live.url}/indexes").status_code == 200  # kept alive, idle
+        started = time.monotonic()
+        live.stop()
+        assert time.monotonic() - started < 3.0
