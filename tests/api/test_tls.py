@@ -394,3 +394,16 @@ def test_idle_tls_connections_do_not_hold_a_shutdown(tmp_path: Path, pki: Pki) -
         started = time.monotonic()
         live.stop()
         assert time.monotonic() - started < 3.0
+
+
+def test_the_spruce_cli_reaches_a_tls_server(tls_server: LiveServer, pki: Pki) -> None:
+    """``spruce integration``/``import`` take the server's CA from SPRUCE_TLS_CA."""
+    cmd = [sys.executable, "-m", "spruce.cli", "integration", "list"]
+    cmd += ["--url", tls_server.url, "--api-key", API_KEY]
+    env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SPRUCE_TLS_CA")}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "CERTIFICATE_VERIFY_FAILED" in done.stderr + done.stdout
+    env["SPRUCE_TLS_CA"] = str(pki.ca)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
