@@ -407,3 +407,22 @@ def test_the_spruce_cli_reaches_a_tls_server(tls_server: LiveServer, pki: Pki) -
     env["SPRUCE_TLS_CA"] = str(pki.ca)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_every_port_has_the_same_tls_settings(
+    tls_server: LiveServer, pki: Pki, index_host: str
+) -> None:
+    """Clients limited to TLS 1.2 and an AEAD suite are served on both ports; others
+    get TLS 1.3."""
+    for port in (tls_server.port, _port(index_host)):
+        ctx = ssl.create_default_context(cafile=str(pki.ca))
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
+        raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert tls.version() == "TLSv1.2"
+            assert tls.cipher()[0] == "ECDHE-ECDSA-AES128-GCM-SHA256"
+        ctx = ssl.create_default_context(cafile=str(pki.ca))
+        raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert tls.version() == "TLSv1.3"
