@@ -27,7 +27,8 @@ import pytest
 from pinecone import Pinecone, ServerlessSpec
 from pinecone.grpc import PineconeGRPC
 
-from spruce.tls import ClientTLS, certificate_der
+from spruce.config import Settings
+from spruce.tls import ClientTLS, certificate_der, is_loopback
 from tests.api.helpers import unique
 from tests.api.pki import Pki, make_pki
 from tests.conftest import API_KEY, LiveServer
@@ -426,3 +427,35 @@ def test_every_port_has_the_same_tls_settings(
         raw = socket.create_connection(("127.0.0.1", port), timeout=5)
         with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
             assert tls.version() == "TLSv1.3"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("", False),
+        ("192.168.1.4", False),
+        ("spruce.example.com", False),
+    ],
+)
+def test_which_binds_warn(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_settings_base_url(tmp_path: Path, pki: Pki) -> None:
+    settings = Settings(data_dir=tmp_path, host="::1", port=5080)
+    settings.tls_cert = settings.tls_key = None
+    assert settings.public_base == "http://[::1]:5080"
+    settings.tls_cert, settings.tls_key = pki.cert, pki.key
+    assert settings.public_base == "https://[::1]:5080"
+    settings.advertised_host = "db.example.com"
+    assert settings.public_base == "https://db.example.com:5080"
+    settings.tls_key = None
+    with pytest.raises(ValueError, match="give both"):
+        _ = settings.tls
