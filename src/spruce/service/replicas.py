@@ -96,7 +96,6 @@ class Supervisor:
         self.token = token
         #: Replicas serve HTTPS with the server's certificate, and only it is accepted.
         self.tls = tls
-        self._client_tls = None if tls is None else ClientTLS(pin=tls.pin())
         self.start_timeout = start_timeout
         self.on_death = on_death
         self._live: set[Replica] = set()
@@ -112,8 +111,11 @@ class Supervisor:
         cmd += ["--metric", spec.metric, "--shard", str(spec.shard), "--shards", str(spec.shards)]
         cmd += ["--node-type", spec.node_type, "--threads", str(spec.threads)]
         cmd += ["--host", self.host, "--parent-pid", str(os.getpid())]
+        client_tls = None
         if self.tls is not None:
             cmd += ["--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
+            # Read now, as the replica reads it: a rotated file pins the new certificate.
+            client_tls = ClientTLS(pin=self.tls.pin())
         env = dict(os.environ)
         # One node = ``threads`` cores: BLAS and faiss must not fan out beyond them.
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -122,7 +124,7 @@ class Supervisor:
             env["SPRUCE_REPLICA_TOKEN"] = self.token  # not on the command line: ps shows it
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
         port = self._await_ready(proc)
-        client = ReplicaClient(self.host, port, token=self.token, tls=self._client_tls)
+        client = ReplicaClient(self.host, port, token=self.token, tls=client_tls)
         replica = Replica(spec, proc, client)
         with self._lock:
             self._live.add(replica)
