@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -37,10 +38,17 @@ class LiveServer:
     port: int = field(default_factory=free_port)
     extra: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
+    #: The CA of a server started with --tls-cert (tests/api/test_tls.py): https then.
+    ca: Path | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'http' if self.ca is None else 'https'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What httpx needs to reach this server."""
+        return True if self.ca is None else ssl.create_default_context(cafile=str(self.ca))
 
     def start(self) -> None:
         cmd = [
@@ -63,7 +71,12 @@ class LiveServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}")
             try:
-                httpx.get(f"{self.url}/indexes", headers={"Api-Key": API_KEY}, timeout=1)
+                httpx.get(
+                    f"{self.url}/indexes",
+                    headers={"Api-Key": API_KEY},
+                    timeout=1,
+                    verify=self.verify,
+                )
                 return
             except httpx.HTTPError:
                 time.sleep(0.1)

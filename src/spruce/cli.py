@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve index hosts as paths on the main port only (no gRPC)",
     )
+    # TLS on every port (docs/TLS.md); also SPRUCE_TLS_CERT / _KEY / _CA.
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate (chain): serve TLS")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--tls-ca", type=Path, help="CA bundle that checks read replicas on other hosts"
+    )
     # Resource bounds (docs/RELIABILITY.md); each also has a SPRUCE_* variable.
     serve.add_argument(
         "--header-timeout",
@@ -97,6 +103,9 @@ def main(argv: list[str] | None = None) -> None:
             "body_timeout_s",
             "keep_alive_s",
             "max_connections",
+            "tls_cert",
+            "tls_key",
+            "tls_ca",
         ):
             value = getattr(args, name)
             if value is not None:
@@ -106,6 +115,10 @@ def main(argv: list[str] | None = None) -> None:
             settings.import_roots = os.pathsep.join(named + [str(p) for p in args.import_root])
         settings.dev = settings.dev or args.dev
         settings.index_ports = settings.index_ports and not args.no_index_ports
+        try:
+            settings.tls  # noqa: B018 -- checks that cert and key come together
+        except ValueError as exc:
+            raise SystemExit(f"spruce serve: {exc}") from None
         serve(settings)
 
 

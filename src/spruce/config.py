@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from spruce.tls import ServerTLS
 
 __all__ = ["Settings"]
 
@@ -12,6 +14,11 @@ __all__ = ["Settings"]
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw else default
+
+
+def _env_path(name: str) -> Path | None:
+    raw = os.environ.get(name)
+    return Path(raw) if raw else None
 
 
 @dataclass
@@ -94,6 +101,12 @@ class Settings:
     #: Key for storage integration secrets at rest (32 bytes, URL-safe base64); unset:
     #: DATA_DIR/secret.key, made on first start (docs/IMPORT.md).
     secret_key: str | None = os.environ.get("SPRUCE_SECRET_KEY") or None
+    #: TLS on the main port, every index port and the read replicas (docs/TLS.md):
+    #: a PEM certificate (chain) and its key; both or neither. ``tls_ca`` is the CA
+    #: bundle that checks replicas on other hosts (unset: the system's roots).
+    tls_cert: Path | None = field(default_factory=lambda: _env_path("SPRUCE_TLS_CERT"))
+    tls_key: Path | None = field(default_factory=lambda: _env_path("SPRUCE_TLS_KEY"))
+    tls_ca: Path | None = field(default_factory=lambda: _env_path("SPRUCE_TLS_CA"))
     #: Testing aid: serve ``POST /_test/fail``, which raises an unexpected exception.
     test_faults: bool = os.environ.get("SPRUCE_TEST_FAULTS", "") not in ("", "0", "false")
 
@@ -104,9 +117,22 @@ class Settings:
         return tuple(dict.fromkeys(p.expanduser().resolve() for p in roots))
 
     @property
+    def tls(self) -> ServerTLS | None:
+        """The certificate every port presents; None serves plaintext."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("give both --tls-cert and --tls-key (SPRUCE_TLS_*), or neither")
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        # Absolute: replica processes are handed these paths.
+        return ServerTLS(self.tls_cert.resolve(), self.tls_key.resolve())
+
+    @property
     def public_base(self) -> str:
         """Base URL clients use to reach this server."""
         host = self.advertised_host or (
             "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         )
-        return f"http://{host}:{self.port}"
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"  # an IPv6 literal
+        scheme = "http" if self.tls_cert is None else "https"
+        return f"{scheme}://{host}:{self.port}"

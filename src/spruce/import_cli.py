@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import ssl
 import sys
 import time
 import urllib.error
@@ -92,8 +93,11 @@ def _request(method: str, url: str, api_key: str | None, body: dict[str, Any] | 
     if data is not None:
         headers["Content-Type"] = "application/json"
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    # A server with TLS (docs/TLS.md): its CA from SPRUCE_TLS_CA, else the system's.
+    ca = os.environ.get("SPRUCE_TLS_CA") or None
+    context = ssl.create_default_context(cafile=ca) if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
             raw = response.read()
     except urllib.error.HTTPError as exc:
         raise CliError(f"{exc.code}: {_message(exc.read())}") from None

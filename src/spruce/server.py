@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from spruce.service import (
 )
 from spruce.service.descriptors import IndexDescriptors
 from spruce.storage import StoreOptions, open_store
+from spruce.tls import INDEX_ALPN, is_loopback
 
 __all__ = ["Server", "build", "serve"]
 
@@ -98,12 +100,14 @@ def build(settings: Settings) -> Server:
     )
     data = DedicatedDataPlane(settings.data_dir, flush_rows=settings.flush_rows, nodes=nodes)
     ports = None
+    tls = settings.tls
     if settings.index_ports:
         ports = IndexPorts(
             settings.host,
             settings.index_port_base or settings.port + 1,
             reserved={settings.port},
             first_bytes_timeout=settings.header_timeout_s,
+            tls=None if tls is None else tls.context(INDEX_ALPN),
         )
     control = ControlPlane(catalog, data, endpoints=ports, nodes=nodes)
     control.recover()
@@ -197,9 +201,24 @@ def private_files(data_dir: Path) -> None:
         path.chmod(0o600)
 
 
+def warn_plaintext(settings: Settings) -> None:
+    """Plaintext is the default on loopback; anywhere else it is worth saying so."""
+    if settings.tls is not None or is_loopback(settings.host):
+        return
+    message = (
+        f"Spruce is listening on {settings.host or 'every address'} without TLS: API keys "
+        "and records cross the network in the clear. Give --tls-cert and --tls-key "
+        "(docs/TLS.md)."
+    )
+    log.warning(message)
+    print(f"WARNING: {message}", file=sys.stderr, flush=True)
+
+
 def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    tls = settings.tls  # raises on half a configuration, before anything starts
     private_files(settings.data_dir)
+    warn_plaintext(settings)
     server = build(settings)
     if server.new_key:
         print(f"Created API key (shown once, keep it): {server.new_key}", flush=True)
@@ -230,6 +249,8 @@ def serve(settings: Settings) -> None:
                 )
             ),
             timeout_keep_alive=settings.keep_alive_s,
+            ssl_certfile=None if tls is None else tls.cert,
+            ssl_keyfile=None if tls is None else tls.key,
         )
         _Uvicorn(config, server.ports, grpc_port).run()
     finally:

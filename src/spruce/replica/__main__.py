@@ -25,10 +25,12 @@ from pathlib import Path
 
 import uvicorn
 
+from spruce.api.rest.connections import ConnectionLimits, bounded_protocol
 from spruce.engine.disk.ship import IndexMirror
 from spruce.engine.read.partition import Partition
 from spruce.replica.app import ReplicaApp, ShardReader
 from spruce.storage import StoreOptions, open_store
+from spruce.tls import ClientTLS
 
 READY = "SPRUCE-REPLICA-READY"
 
@@ -54,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0: any free port")
     p.add_argument("--parent-pid", type=int, default=None)
+    # TLS (docs/TLS.md): serve HTTPS with this certificate; --tls-ca checks the --join
+    # server's certificate (default: the system's roots).
+    p.add_argument("--tls-cert", default=os.environ.get("SPRUCE_TLS_CERT"))
+    p.add_argument("--tls-key", default=os.environ.get("SPRUCE_TLS_KEY"))
+    p.add_argument("--tls-ca", default=os.environ.get("SPRUCE_TLS_CA"))
     return p
 
 
@@ -66,6 +73,8 @@ def _watch_parent(pid: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise SystemExit("give both --tls-cert and --tls-key, or neither")
     os.umask(0o077)  # its cache holds an index's records: private, as the server's data
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s replica %(message)s")
     if args.parent_pid is not None:
@@ -97,13 +106,22 @@ def main(argv: list[str] | None = None) -> None:
     token = os.environ.get("SPRUCE_REPLICA_TOKEN") or None
     app = ReplicaApp(reader, threads=max(1, args.threads), token=token)
     config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=30, access_log=False
+        app,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+        access_log=False,
+        # Bounded connections; idle TLS ones do not hold a shutdown for 30 s.
+        http=bounded_protocol(ConnectionLimits()),
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
     )
     port = sock.getsockname()[1]
     print(f"{READY} {port}", flush=True)
     sys.stdout.flush()
     if args.join:
-        url = args.advertise or f"http://{args.host}:{port}"
+        scheme = "http" if args.tls_cert is None else "https"
+        url = args.advertise or f"{scheme}://{args.host}:{port}"
         threading.Thread(target=_join, args=(args, url), daemon=True).start()
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -112,6 +130,8 @@ def _join(args: argparse.Namespace, url: str) -> None:
     """Register with the server (retrying while it is not up yet)."""
     body = json.dumps({"url": url}).encode()
     target = f"{args.join.rstrip('/')}/indexes/{args.index}/read_capacity/replicas"
+    tls = ClientTLS(ca=None if args.tls_ca is None else Path(args.tls_ca))
+    context = tls.context() if target.startswith("https:") else None
     for _ in range(60):
         request = urllib.request.Request(
             target,
@@ -120,7 +140,7 @@ def _join(args: argparse.Namespace, url: str) -> None:
             headers={"Api-Key": args.api_key or "", "Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=30):
+            with urllib.request.urlopen(request, timeout=30, context=context):
                 return
         except OSError as exc:
             logging.warning("joining %s failed (%s); retrying", target, exc)

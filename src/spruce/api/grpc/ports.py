@@ -11,6 +11,10 @@ listening socket whose connections are sorted by their first bytes:
   the index from the call's peer address.
 * anything else is handed, socket and all, to the REST server's own protocol
   (uvicorn's): no copy, no second hop.
+
+With TLS (docs/TLS.md) the port terminates it first, offering ALPN ``http/1.1``
+and ``h2`` (gRPC clients offer only ``h2``), and sorts the decrypted bytes the
+same way; the pipe to the private gRPC server stays plaintext on loopback.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,8 +62,11 @@ class IndexPorts:
         reserved: set[int] | None = None,
         tries: int = 1000,
         first_bytes_timeout: float = 30.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._host = host
+        #: Set: every port serves TLS only (a plaintext client fails its handshake).
+        self.tls = tls
         #: A connection that sends nothing for this long is closed before it is sorted.
         self.first_bytes_timeout = first_bytes_timeout
         self._first = first_port
@@ -147,7 +155,11 @@ class IndexPorts:
         listener.serving = True
         loop = asyncio.get_running_loop()
         listener.server = await loop.create_server(
-            lambda: _Sniffer(self, listener), sock=listener.sock
+            lambda: _Sniffer(self, listener),
+            sock=listener.sock,
+            ssl=self.tls,
+            # A silent client is closed after the same time with or without TLS.
+            ssl_handshake_timeout=self.first_bytes_timeout if self.tls is not None else None,
         )
         if listener.closed:
             listener.server.close()
@@ -213,7 +225,8 @@ class IndexPorts:
             listener.warned_tls = True
             log.warning(
                 "A TLS connection reached index %s on port %d; Spruce serves plaintext. "
-                'For gRPC use Pinecone(grpc_scheme="http") or PINECONE_GRPC_SCHEME=http.',
+                'For gRPC use Pinecone(grpc_scheme="http") or PINECONE_GRPC_SCHEME=http, '
+                "or start Spruce with --tls-cert and --tls-key (docs/TLS.md).",
                 listener.name,
                 listener.port,
             )

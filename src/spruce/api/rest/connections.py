@@ -14,6 +14,10 @@ it keeps no count of connections. This subclass adds, per connection:
 and per server (the main port and every index port share one count):
 ``max_connections``. A connection past it closes the longest-idle keep-alive connection
 to make room, or is answered 503 and closed when every connection is busy.
+
+An idle TLS connection is aborted rather than closed (docs/TLS.md): closing sends a
+close_notify and asyncio then waits up to 30 s for the client's, which a pooled,
+unread socket never sends, so the connection would still count, and hold a shutdown.
 """
 
 from __future__ import annotations
@@ -92,6 +96,16 @@ class _Bounded(HttpToolsProtocol):
         super().on_response_complete()
         self._idle_since = self.loop.time()
 
+    def shutdown(self) -> None:
+        if self.cycle is None or self.cycle.response_complete:
+            self._drop()
+        else:
+            super().shutdown()
+
+    def timeout_keep_alive_handler(self) -> None:
+        if not self.transport.is_closing():
+            self._drop()
+
     # -- helpers -------------------------------------------------------------------
 
     def _is_idle(self) -> bool:
@@ -109,8 +123,15 @@ class _Bounded(HttpToolsProtocol):
         if not idle:
             return False
         oldest = min(idle, key=lambda c: c._idle_since)
-        oldest.transport.close()
+        oldest._drop()
         return True
+
+    def _drop(self) -> None:
+        """Close a connection that has nothing to send (see the module's docstring)."""
+        if self.transport.get_extra_info("sslcontext") is not None:
+            self.transport.abort()
+        else:
+            self.transport.close()
 
     def _arm(self, seconds: float) -> None:
         self._disarm()
@@ -124,7 +145,7 @@ class _Bounded(HttpToolsProtocol):
     def _expire(self) -> None:
         self._deadline = None
         if not self.transport.is_closing():
-            self.transport.close()
+            self._drop()
 
 
 def bounded_protocol(limits: ConnectionLimits) -> type[HttpToolsProtocol]:

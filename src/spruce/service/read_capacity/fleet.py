@@ -24,6 +24,7 @@ from spruce.errors import FailedPrecondition, InvalidArgument, SpruceError
 from spruce.service.read_capacity.protocol import Health, ReplicaClient, ReplicaDown
 from spruce.service.read_capacity.replicas import Replica, ReplicaSet, ReplicaSpec, Supervisor
 from spruce.service.read_capacity.spec import Capacity, CapacitySettings
+from spruce.tls import ClientTLS
 
 __all__ = ["Fleet"]
 
@@ -35,7 +36,10 @@ class Fleet:
         self.settings = settings
         self._root_of = root_of
         self._supervisor = Supervisor(
-            host=settings.replica_host, on_death=self._replace, token=settings.replica_token
+            host=settings.replica_host,
+            on_death=self._replace,
+            token=settings.replica_token,
+            tls=settings.tls,
         )
         self._sets: dict[str, ReplicaSet] = {}
         self._lock = threading.Lock()
@@ -166,10 +170,13 @@ class Fleet:
         if not applied.dedicated or replicas is None:
             raise FailedPrecondition(f"Index '{row.name}' has no dedicated read nodes")
         parsed = urlparse(url)
-        if parsed.scheme != "http" or parsed.hostname is None or parsed.port is None:
-            raise InvalidArgument("url must be http://HOST:PORT")
+        # A server that serves TLS sends the replica token over TLS only (docs/TLS.md).
+        schemes = ("https",) if self.settings.tls is not None else ("http", "https")
+        if parsed.scheme not in schemes or parsed.hostname is None or parsed.port is None:
+            raise InvalidArgument(f"url must be {' or '.join(schemes)}://HOST:PORT")
+        tls = ClientTLS(ca=self.settings.tls_ca) if parsed.scheme == "https" else None
         client = ReplicaClient(
-            parsed.hostname, parsed.port, timeout=30.0, token=self.settings.replica_token
+            parsed.hostname, parsed.port, timeout=30.0, token=self.settings.replica_token, tls=tls
         )
         try:
             health = client.call("/health", None, Health)

@@ -21,6 +21,7 @@ import numpy as np
 
 from spruce import errors
 from spruce.engine.read.filters import And, Eq, Exists, Filter, Gt, Gte, In, Lt, Lte, Ne, Nin, Or
+from spruce.tls import ClientTLS
 from spruce.types import Match, Metadata, Record, SparseVector
 
 __all__ = [
@@ -161,12 +162,20 @@ TOKEN_HEADER = "x-spruce-replica-token"
 
 
 class ReplicaClient:
-    """Keep-alive HTTP connections to one replica, one per calling thread."""
+    """Keep-alive HTTP connections to one replica, one per calling thread; HTTPS with
+    ``tls`` (the replicas of a server that serves TLS serve it too)."""
 
     def __init__(
-        self, host: str, port: int, *, timeout: float = 60.0, token: str | None = None
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float = 60.0,
+        token: str | None = None,
+        tls: ClientTLS | None = None,
     ) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        self.tls = tls
         self._headers = {"Content-Type": "application/msgpack"}
         if token:
             self._headers[TOKEN_HEADER] = token
@@ -176,12 +185,16 @@ class ReplicaClient:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'http' if self.tls is None else 'https'}://{host}:{self.port}"
 
     def _conn(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            if self.tls is None:
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            else:
+                conn = self.tls.connection(self.host, self.port, self.timeout)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)

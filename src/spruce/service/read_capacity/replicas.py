@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from spruce.errors import Internal, Unavailable
 from spruce.service.read_capacity.protocol import Health, ReplicaClient, ReplicaDown
+from spruce.tls import ClientTLS, ServerTLS
 
 __all__ = ["Replica", "ReplicaSet", "ReplicaSpec", "Supervisor"]
 
@@ -89,9 +90,12 @@ class Supervisor:
         start_timeout: float = 120.0,
         on_death: Callable[[Replica], None] | None = None,
         token: str | None = None,
+        tls: ServerTLS | None = None,
     ) -> None:
         self.host = host
         self.token = token
+        #: Replicas serve HTTPS with the server's certificate, and only it is accepted.
+        self.tls = tls
         self.start_timeout = start_timeout
         self.on_death = on_death
         self._live: set[Replica] = set()
@@ -107,6 +111,11 @@ class Supervisor:
         cmd += ["--metric", spec.metric, "--shard", str(spec.shard), "--shards", str(spec.shards)]
         cmd += ["--node-type", spec.node_type, "--threads", str(spec.threads)]
         cmd += ["--host", self.host, "--parent-pid", str(os.getpid())]
+        client_tls = None
+        if self.tls is not None:
+            cmd += ["--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
+            # Read now, as the replica reads it: a rotated file pins the new certificate.
+            client_tls = ClientTLS(pin=self.tls.pin())
         env = dict(os.environ)
         # One node = ``threads`` cores: BLAS and faiss must not fan out beyond them.
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -115,7 +124,8 @@ class Supervisor:
             env["SPRUCE_REPLICA_TOKEN"] = self.token  # not on the command line: ps shows it
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
         port = self._await_ready(proc)
-        replica = Replica(spec, proc, ReplicaClient(self.host, port, token=self.token))
+        client = ReplicaClient(self.host, port, token=self.token, tls=client_tls)
+        replica = Replica(spec, proc, client)
         with self._lock:
             self._live.add(replica)
         return replica
@@ -174,6 +184,8 @@ class Supervisor:
         self._closed = True
         with self._lock:
             live, self._live = list(self._live), set()
+        for replica in live:
+            replica.client.close()  # first: idle connections would slow their shutdown
         procs = [r.proc for r in live if r.proc is not None]
         for proc in procs:
             if proc.poll() is None:

@@ -15,10 +15,12 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from spruce.config import Settings
 from spruce.errors import InvalidArgument
+from spruce.tls import ServerTLS
 
 __all__ = [
     "DEFAULT_NODE_RATES",
@@ -189,6 +191,10 @@ class CapacitySettings:
     #: Shared secret replicas require of every request (SPRUCE_REPLICA_TOKEN; without
     #: it, a random one per server start, so only this server's own replicas work).
     replica_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    #: The server's certificate: replicas it starts serve HTTPS with it (docs/TLS.md).
+    tls: ServerTLS | None = None
+    #: CA bundle that checks replicas on other hosts (None: the system's roots).
+    tls_ca: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CapacitySettings:
@@ -197,6 +203,8 @@ class CapacitySettings:
             mode_change_interval_s=settings.rc_mode_interval_s,
             scale_change_interval_s=settings.rc_scale_interval_s,
             max_nodes_per_project=settings.max_nodes_per_project,
+            tls=settings.tls,
+            tls_ca=settings.tls_ca,
         )
         if settings.replica_token:
             out.replica_token = settings.replica_token
