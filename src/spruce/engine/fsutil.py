@@ -7,17 +7,22 @@ new name is fsync'd too, or a crash could forget the name while keeping the data
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import mmap
 import os
 import shutil
 import uuid
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
-from spruce.errors import Corruption
+from spruce.errors import Corruption, StorageFull
 
 __all__ = [
     "atomic_write",
+    "disk_full",
+    "full_disk_as_storage_full",
     "fsync_dir",
     "remove_tree",
     "temp_name",
@@ -36,29 +41,43 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_synced(path: Path, data: bytes) -> None:
-    """Create ``path`` with ``data`` and fsync it (the caller fsyncs the directory)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Did ``exc`` come from a full disk (or an exhausted quota)?"""
+    return isinstance(exc, StorageFull) or (isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS)
+
+
+@contextlib.contextmanager
+def full_disk_as_storage_full() -> Iterator[None]:
+    """Turn ENOSPC/EDQUOT into ``StorageFull``; the caller undoes the step it guards."""
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL_ERRNOS:
+            raise StorageFull() from exc
+        raise
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """Create ``path`` with ``data`` and fsync it (the caller fsyncs the directory).
+    A full disk raises ``StorageFull``; the caller removes the partial file."""
+    write_synced_parts(path, [data])
 
 
 def write_synced_parts(path: Path, parts: list[bytes | memoryview]) -> None:
     """``write_synced`` of the concatenation, without building it in memory."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        for part in parts:
-            view = memoryview(part)
-            while view:
-                view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with full_disk_as_storage_full():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            for part in parts:
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def temp_name(prefix: str) -> str:

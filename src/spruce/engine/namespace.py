@@ -35,6 +35,7 @@ from spruce.engine.background import COMPACTOR, FLUSHER, TIMERS
 from spruce.engine.countfile import write_count
 from spruce.engine.filters import Filter
 from spruce.engine.flush import build_flush_segment, collect_garbage, segment_name
+from spruce.engine.fsutil import disk_full
 from spruce.engine.manifest import Manifest, write_manifest
 from spruce.engine.memtable import Memtable, MemView
 from spruce.engine.ops import (
@@ -56,7 +57,14 @@ from spruce.engine.search import Metric, QuerySpec, merge_top_k, source_candidat
 from spruce.engine.segment import Segment, SegmentCore, SegmentEntry
 from spruce.engine.view import Source, View
 from spruce.engine.wal import WalWriter, wal_file_name
-from spruce.errors import Corruption, Internal, InvalidArgument, SpruceError, Unavailable
+from spruce.errors import (
+    Corruption,
+    Internal,
+    InvalidArgument,
+    SpruceError,
+    StorageFull,
+    Unavailable,
+)
 from spruce.types import Match, Metadata, Record, SparseVector, Vector
 
 __all__ = ["METRICS", "Metric", "Namespace"]
@@ -69,6 +77,9 @@ WAL_FLUSH_BYTES = 64 << 20
 # Longest a writer waits for background flushes before going on regardless.
 _BACKPRESSURE_S = 30.0
 _BUSY_S = 2.0  # a write this recent means ingest is under way (see _build_threads)
+# A failed background flush (a full disk, say) is retried after this, doubling up to the max.
+_FLUSH_RETRY_MIN_S = 0.5
+_FLUSH_RETRY_MAX_S = 10.0
 
 # Where a live id is in the writer's state: ("mem" | "frozen" | "seg", index, row).
 _Found = tuple[str, int, int]
@@ -107,6 +118,7 @@ class Namespace:
         self._closed: Exception | None = None
         self._view = View(0, self._mem.snapshot(), (), ())
         self._last_write = time.monotonic()
+        self._flush_retry_s = 0.0  # the current retry delay; 0 while flushes succeed
 
     @classmethod
     def open(
@@ -141,7 +153,7 @@ class Namespace:
         with ns._lock:
             ns._publish()
         if ns._mem.size >= flush_rows:
-            ns.flush()
+            ns._catch_up_later(0.0)  # opening must never need free space
         ns._schedule_compaction()
         return ns
 
@@ -218,7 +230,10 @@ class Namespace:
             if self._view.count() == 0:
                 return self._lsn
             lsn = self._write(DeleteAllOp(self._lsn + 1))
-        self.flush()  # frees the disk space now rather than at the next flush
+        try:
+            self.flush()  # frees the disk space now rather than at the next flush
+        except StorageFull:
+            self._catch_up_later(_FLUSH_RETRY_MIN_S)  # the delete itself is logged
         return lsn
 
     def _write(self, op: Op) -> int:
@@ -236,7 +251,7 @@ class Namespace:
         self._last_write = time.monotonic()
         # Each freeze starts a new WAL file, so its size is what no memtable has frozen.
         if self._mem.size >= self._flush_rows or self._wal.size >= WAL_FLUSH_BYTES:
-            self._freeze(background=True)
+            self._freeze_or_defer()
         else:
             self._publish()
         deadline = time.monotonic() + _BACKPRESSURE_S
@@ -499,9 +514,60 @@ class Namespace:
     def _background_flush(self) -> None:
         try:
             self._run_flushes()
-        except Exception:
-            # Left frozen (still searched, still in the WAL); the next flush retries it.
-            log.exception("background flush of %s failed", self._layout.root)
+        except Exception as exc:
+            # Left frozen (still searched, still in the WAL); retried with backoff.
+            self._flush_failed(exc)
+        else:
+            self._flush_succeeded()
+
+    # -- flush retries (a full disk heals by itself once space returns) ---------
+
+    def _freeze_or_defer(self) -> None:
+        """``_freeze`` after an acknowledged write; the caller holds the lock. Without
+        room for the next WAL file, keep the memtable (it is in the current WAL) and
+        try again later: the write itself must not fail after it was logged."""
+        try:
+            self._freeze(background=True)
+        except StorageFull as exc:
+            self._publish()
+            self._flush_failed(exc)
+
+    def _catch_up_later(self, delay: float) -> None:
+        TIMERS.arm((self, "flush"), delay, lambda: FLUSHER.submit((self, "flush"), self._catch_up))
+
+    def _catch_up(self) -> None:
+        """Freeze a memtable grown past ``flush_rows`` (by replay, or while the disk was
+        full) and flush everything frozen; on the flusher thread."""
+        try:
+            with self._lock:
+                if self._closed is not None:
+                    return
+                assert self._wal is not None
+                if self._mem.size >= self._flush_rows or self._wal.size >= WAL_FLUSH_BYTES:
+                    self._freeze(background=False)
+            self._run_flushes()
+        except Exception as exc:
+            self._flush_failed(exc)
+        else:
+            self._flush_succeeded()
+
+    def _flush_failed(self, exc: Exception) -> None:
+        if self._closed is not None:
+            return  # failed (already logged) or closed: nothing left to retry
+        if self._flush_retry_s == 0.0:  # log a streak of failures once
+            if disk_full(exc):
+                log.warning("flush of %s waits for disk space; retrying", self._layout.root)
+            else:
+                log.error("flush of %s failed; retrying", self._layout.root, exc_info=exc)
+        self._flush_retry_s = min(
+            max(2 * self._flush_retry_s, _FLUSH_RETRY_MIN_S), _FLUSH_RETRY_MAX_S
+        )
+        self._catch_up_later(self._flush_retry_s)
+
+    def _flush_succeeded(self) -> None:
+        if self._flush_retry_s:
+            log.warning("flush of %s succeeded again", self._layout.root)
+            self._flush_retry_s = 0.0
 
     def _run_flushes(self) -> None:
         with self._flush_mutex:
@@ -574,6 +640,8 @@ class Namespace:
         """Publish ``manifest``: the commit point; the caller holds ``_publish_lock``."""
         try:
             write_manifest(self._layout.manifest, manifest)
+        except StorageFull:
+            raise  # raised before the replace: the old manifest stands, memory matches it
         except BaseException as exc:
             # The manifest may or may not be on disk; only a reopen knows which.
             self._fail(exc)

@@ -24,7 +24,13 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from spruce.engine.countfile import read_count
-from spruce.engine.fsutil import fsync_dir, remove_tree, temp_name, write_synced
+from spruce.engine.fsutil import (
+    fsync_dir,
+    full_disk_as_storage_full,
+    remove_tree,
+    temp_name,
+    write_synced,
+)
 from spruce.engine.namespace import Metric, Namespace
 from spruce.engine.nsfile import new_namespace_file, read_namespace_file, write_namespace_file
 from spruce.engine.options import EngineOptions
@@ -218,14 +224,15 @@ class IndexStore:
     def _create(self, namespace: str, path: Path, filterable: Sequence[str] | None = None) -> None:
         tmp = self.root / temp_name("tmp")
         try:
-            Layout(tmp).ensure()
-            if path.name.startswith(_HASHED_PREFIX):
-                write_synced(tmp / NAME_FILE, namespace.encode("utf-8"))
-            write_namespace_file(tmp, new_namespace_file(filterable))
-            # Opening writes the initial manifest and WAL file inside the temporary dir.
-            Namespace.open(tmp, dimension=self.dimension, metric=self.metric).close()
-            fsync_dir(tmp)
-            os.rename(tmp, path)
+            with full_disk_as_storage_full():  # undone below: nothing was written
+                Layout(tmp).ensure()
+                if path.name.startswith(_HASHED_PREFIX):
+                    write_synced(tmp / NAME_FILE, namespace.encode("utf-8"))
+                write_namespace_file(tmp, new_namespace_file(filterable))
+                # Opening writes the initial manifest and WAL file inside the temporary dir.
+                Namespace.open(tmp, dimension=self.dimension, metric=self.metric).close()
+                fsync_dir(tmp)
+                os.rename(tmp, path)
         except BaseException:
             remove_tree(tmp)
             raise

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from spruce.engine.fsutil import fsync_dir, write_synced
-from spruce.errors import Corruption
+from spruce.engine.fsutil import disk_full, fsync_dir, write_synced
+from spruce.errors import Corruption, StorageFull
 
 __all__ = [
     "FORMAT_VERSION",
@@ -130,7 +130,11 @@ class WalWriter:
 
     @classmethod
     def create(cls, path: Path) -> WalWriter:
-        write_synced(path, HEADER)
+        try:
+            write_synced(path, HEADER)
+        except StorageFull:
+            path.unlink(missing_ok=True)  # a file without its header is no WAL file
+            raise
         fsync_dir(path.parent)
         return cls(path, len(HEADER))
 
@@ -146,16 +150,28 @@ class WalWriter:
         return cls(path, valid_end)
 
     def append(self, payload: bytes) -> None:
+        """Append one frame durably. A full disk raises ``StorageFull`` with the file cut
+        back to its previous length: recovery never sees any part of the refused record."""
         frame = encode_frame(payload)
-        with open(self.path, "r+b") as f:
-            try:
-                f.seek(self.size)
-                f.write(frame)
-                f.flush()
-                os.fsync(f.fileno())
-            except BaseException:
-                # Leave no partial frame behind: the next append would land after it and
-                # turn a harmless torn tail into Corruption on recovery.
-                f.truncate(self.size)
-                raise
+        # Unbuffered: a buffered file would retry the failed write when closed, after
+        # the truncate below.
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            view = memoryview(frame)
+            offset = self.size
+            while view:
+                done = os.pwrite(fd, view, offset)
+                view, offset = view[done:], offset + done
+            os.fsync(fd)
+        except BaseException as exc:
+            # Leave no partial frame behind: the next append would land after it and
+            # turn a harmless torn tail into Corruption on recovery. (Shrinking a file
+            # needs no free space.)
+            os.ftruncate(fd, self.size)
+            if disk_full(exc):
+                os.fsync(fd)
+                raise StorageFull() from exc
+            raise
+        finally:
+            os.close(fd)
         self.size += len(frame)
