@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from spruce.engine.fsutil import disk_full, fsync_dir, write_synced
+from spruce.engine import fsutil
+from spruce.engine.fsutil import disk_full, fsync_dir, read_file, write_synced
 from spruce.errors import Corruption, StorageFull
 
 __all__ = [
@@ -104,7 +105,7 @@ def read_wal(path: Path) -> tuple[list[bytes], int]:
     A file shorter than its header (crash while creating it) reads as empty with a
     valid length of 0, telling the caller to rewrite it.
     """
-    data = path.read_bytes()
+    data = read_file(path)
     if len(data) < len(HEADER):
         if HEADER.startswith(data) or not data.strip(b"\x00"):
             return [], 0
@@ -155,23 +156,24 @@ class WalWriter:
         frame = encode_frame(payload)
         # Unbuffered: a buffered file would retry the failed write when closed, after
         # the truncate below.
-        fd = os.open(self.path, os.O_WRONLY)
+        fs = fsutil.current()
+        fd = fs.open(self.path, os.O_WRONLY)
         try:
             view = memoryview(frame)
             offset = self.size
             while view:
-                done = os.pwrite(fd, view, offset)
+                done = fs.pwrite(fd, view, offset)
                 view, offset = view[done:], offset + done
-            os.fsync(fd)
+            fs.fsync(fd)
         except BaseException as exc:
             # Leave no partial frame behind: the next append would land after it and
             # turn a harmless torn tail into Corruption on recovery. (Shrinking a file
             # needs no free space.)
-            os.ftruncate(fd, self.size)
+            fs.truncate(fd, self.size)
             if disk_full(exc):
-                os.fsync(fd)
+                fs.fsync(fd)
                 raise StorageFull() from exc
             raise
         finally:
-            os.close(fd)
+            fs.close(fd)
         self.size += len(frame)
