@@ -12,10 +12,12 @@ from types import FrameType
 
 from spruce.engine.fsutil import FileSystem
 
-__all__ = ["POINTS", "FaultFS"]
+__all__ = ["INJECTED", "POINTS", "FaultFS"]
 
 #: Distinct injection points hit by any FaultFS in this process: (operation, call site).
 POINTS: set[tuple[str, str]] = set()
+#: Faults injected in this process (every FaultFS together).
+INJECTED = [0]
 
 FAULTY = ("write", "pwrite", "fsync", "rename", "replace", "read")
 
@@ -50,6 +52,7 @@ class FaultFS(FileSystem):
             return False
         self.injected = (op, site)
         POINTS.add(self.injected)
+        INJECTED[0] += 1
         return True
 
     def _error(self) -> OSError:

@@ -14,10 +14,15 @@ file system:
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from spruce.engine.fsutil import use_filesystem
 from spruce.engine.namespace import Namespace
@@ -73,6 +78,7 @@ STEPS: list[Step] = [
     _upsert(["d0"], 30.0),
 ]
 ALL_IDS = sorted({i for s in ("a", "b", "c", "d") for i in (f"{s}{k}" for k in range(5))})
+
 OPTIONS = EngineOptions(auto_compact=False, idle_compact_s=0)
 
 
@@ -140,3 +146,93 @@ def test_sweep_one_fault_per_call(tmp_path: Path) -> None:
         allowed = [_model(acked)] + ([_model(acked + 1)] if refused else [])
         assert state in allowed, (n, fs.injected, STEPS[acked][0] if refused else "close")
     assert refused_trials > total // 2
+
+
+# -- a state machine over operations with injected faults and reopens -------------------
+
+IDS = ["a0", "a1", "a2", "b0", "b1", "c0"]
+
+
+class FaultMachine(RuleBasedStateMachine):
+    """Each operation may get a fault at one of its file-system calls. An operation that
+    returns must be reflected exactly; one that raises is checked after a reopen to be
+    wholly absent or wholly applied, and whichever recovery shows is then the model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.path = Path(tempfile.mkdtemp(prefix="spruce-faults-"))
+        _open(self.path).close()
+        self.ns = _open(self.path)
+        self.model: Model = {}
+
+    def _do(self, step: Step, fault_at: int | None) -> None:
+        _, call, apply = step
+        after = dict(self.model)
+        apply(after)
+        fs = FaultFS(fault_at)
+        with use_filesystem(fs):
+            try:
+                call(self.ns)
+            except Exception:
+                refused = True
+            else:
+                refused = False
+        if not refused:
+            self.model = after
+            return
+        with contextlib.suppress(Exception):
+            self.ns.close()
+        state = _state(self.path)
+        assert state in (self.model, after), fs.injected
+        self.model = state
+        self.ns = _open(self.path)
+
+    faults = st.none() | st.integers(0, 5)
+
+    @rule(
+        ids=st.lists(st.sampled_from(IDS), min_size=1, max_size=4),
+        base=st.integers(1, 50),
+        at=faults,
+    )
+    def upsert(self, ids: list[str], base: int, at: int | None) -> None:
+        self._do(_upsert(list(dict.fromkeys(ids)), float(base)), at)
+
+    @rule(ids=st.lists(st.sampled_from(IDS), min_size=1, max_size=3), at=faults)
+    def delete(self, ids: list[str], at: int | None) -> None:
+        self._do(_delete(ids), at)
+
+    @rule(id=st.sampled_from(IDS), at=faults)
+    def update(self, id: str, at: int | None) -> None:
+        if id in self.model:
+            self._do(_update(id), at)
+
+    @rule(at=faults)
+    def flush(self, at: int | None) -> None:
+        self._do(("flush", lambda ns: ns.flush(), _same), at)
+
+    @rule(at=faults)
+    def compact(self, at: int | None) -> None:
+        self._do(("compact", lambda ns: ns.compact(), _same), at)
+
+    @rule()
+    def reopen(self) -> None:
+        self.ns.close()
+        self.ns = _open(self.path)
+
+    @invariant()
+    def answers_match_the_model(self) -> None:
+        found = self.ns.fetch(IDS)
+        got = {
+            i: (tuple(float(x) for x in np.asarray(r.values)), r.metadata) for i, r in found.items()
+        }
+        assert got == self.model
+        assert self.ns.count() == len(self.model)
+
+    def teardown(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ns.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+FaultMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=20, deadline=None)
+TestFaultMachine = FaultMachine.TestCase
