@@ -44,3 +44,14 @@ def test_unknown_exception_is_internal() -> None:
     response = error_response(RuntimeError("boom"), data_plane=False)
     assert response.status_code == 500
     assert orjson.loads(response.body)["error"]["code"] == "INTERNAL"
+
+
+def test_storage_full_shape() -> None:
+    response = error_response(errors.StorageFull(), data_plane=True)
+    assert response.status_code == 403
+    assert orjson.loads(response.body) == {
+        "code": 8,
+        "message": errors.StorageFull.DEFAULT,
+        "details": [],
+    }
+    assert "nothing was written" in errors.StorageFull.DEFAULT

@@ -12,6 +12,7 @@ Every failure a client can see is a ``SpruceError``; the edges (``api/rest``,
      ├── FailedPrecondition   state forbids the call (400 / FAILED_PRECONDITION)
      ├── ResourceExhausted    quotas and system limits (429)
      ├── PayloadTooLarge      request bigger than the limit (413)
+     ├── StorageFull          the data disk is full; nothing was written (403)
      ├── Unavailable          paused or shutting down (503)
      ├── Unimplemented        not supported by this server (501)
      ├── MethodNotAllowed     a served route, another HTTP method (405)
@@ -36,6 +37,7 @@ __all__ = [
     "PermissionDenied",
     "ResourceExhausted",
     "SpruceError",
+    "StorageFull",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
@@ -81,6 +83,19 @@ class ResourceExhausted(SpruceError):
 
 class PayloadTooLarge(SpruceError):
     pass
+
+
+class StorageFull(SpruceError):
+    """The disk under the data directory is full (ENOSPC) or over quota (EDQUOT).
+
+    Raised only once the failed step is undone, so the message can say that nothing
+    was written; reads and deletes keep working.
+    """
+
+    DEFAULT = "Storage is full: the server's data disk has no space left; nothing was written"
+
+    def __init__(self, message: str = DEFAULT) -> None:
+        super().__init__(message)
 
 
 class Unavailable(SpruceError):

@@ -111,7 +111,9 @@ def test_body_over_2mb(host: str) -> None:
     vectors = [{"id": f"v{i}", "values": [0.123456789] * 3, "pad": "x" * 3000} for i in range(800)]
     response = httpx.post(f"{host}/vectors/upsert", headers=H, json=_upsert(vectors))
     assert response.status_code == 413
-    assert "larger than the limit" in response.json()["message"]
+    assert response.json()["message"] == (
+        "Request size 3MB exceeds the maximum supported size of 2MB"
+    )
 
 
 @pytest.mark.parametrize(

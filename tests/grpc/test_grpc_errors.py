@@ -26,6 +26,7 @@ def test_status_and_message() -> None:
         "Namespace x not found",
     )
     assert status_for(errors.PayloadTooLarge("big"))[0] == grpc.StatusCode.INVALID_ARGUMENT
+    assert status_for(errors.StorageFull())[0] == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 def test_unknown_exception_is_internal() -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from spruce.errors import AlreadyExists, NotFound
+from spruce.errors import AlreadyExists, NotFound, StorageFull
 
 __all__ = ["Catalog", "IndexListener", "IndexRow"]
 
@@ -129,7 +129,13 @@ class Catalog:
     def write(self, sql: str, args: tuple[Any, ...] = ()) -> None:
         """One statement that changes keys or indexes (used by KeyCatalog too)."""
         with self._lock:
-            self._db.execute(sql, args)
+            try:
+                self._db.execute(sql, args)
+            except sqlite3.OperationalError as exc:
+                # One autocommit statement: SQLite rolled it back, nothing was written.
+                if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    raise StorageFull() from exc
+                raise
             self._forget()
 
     def _forget(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from typing import Any
@@ -16,6 +17,8 @@ from spruce.service.read_capacity.nodes import ReadNodes
 from spruce.service.read_capacity.spec import Capacity, parse_capacity
 
 __all__ = ["ControlPlane", "IndexRequest"]
+
+log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _METRICS = ("cosine", "euclidean", "dotproduct")
@@ -80,6 +83,9 @@ class ControlPlane:
         self._endpoints = endpoints
         #: Dedicated read nodes (read_capacity/nodes.py); None: read_capacity is stored only.
         self._nodes = nodes
+        # Storage creation (``_initialize``, on its own thread) and the data move of a
+        # delete take turns: a late ``create_storage`` must not recreate a deleted dir.
+        self._storage_lock = threading.Lock()
 
     def _shown(self, row: IndexRow) -> IndexRow:
         return row if self._nodes is None else self._nodes.decorate(row)
@@ -129,13 +135,14 @@ class ControlPlane:
         return self._shown(row)
 
     def _initialize(self, row: IndexRow) -> None:
-        self._data.create_storage(row)
-        try:
-            current = self._catalog.get_index(row.project_id, row.name)
-        except NotFound:
-            return
-        if current.uid == row.uid:
-            self._catalog.update_index(current, state="Ready")
+        with self._storage_lock:
+            try:
+                current = self._catalog.get_index(row.project_id, row.name)
+            except NotFound:
+                return
+            if current.uid == row.uid:
+                self._data.create_storage(row)
+                self._catalog.update_index(current, state="Ready")
 
     def _open_endpoint(self, row: IndexRow) -> IndexRow:
         """Give the index its own port, kept in its spec (and across restarts while free)."""
@@ -147,7 +154,15 @@ class ControlPlane:
         return row
 
     def recover(self) -> None:
-        """Re-open index ports; finish initializations cut short by a restart."""
+        """Finish index deletes and initializations cut short by a restart; re-open
+        index ports."""
+        trashed = set(self._data.trashed())
+        for row in self._catalog.list_indexes():
+            if row.uid in trashed:
+                # Replicas were stopped before the data moved (``delete``).
+                log.warning("finishing the interrupted delete of index %r", row.name)
+                self._catalog.delete_index(row)
+        self._data.empty_trash()
         for row in self._catalog.list_indexes():
             row = self._open_endpoint(row)
             if row.state == "Initializing":
@@ -194,12 +209,16 @@ class ControlPlane:
                 "Deletion protection is enabled for this index. Disable deletion protection "
                 "before retrying."
             )
-        self._catalog.delete_index(row)
         if self._endpoints is not None:
             self._endpoints.close(row)
         if self._nodes is not None:
             self._nodes.dropped(row)  # replicas stop before their files go
-        self._data.drop_storage(row)
+        # Resumable: moving the data into the trash is the commit point; a crash after it
+        # is finished by ``recover`` (catalog row, then files).
+        with self._storage_lock:
+            self._data.trash_storage(row)
+            self._catalog.delete_index(row)
+        self._data.empty_trash()
 
     def resolve(self, project_id: str, name: str) -> IndexRow:
         """The index a data-plane call addresses (refused while it is paused)."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import bisect
 import math
+import os
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -19,6 +20,7 @@ from typing import Any, cast
 import orjson
 
 from spruce.catalog import IndexRow
+from spruce.engine.disk.fsutil import fsync_dir, remove_tree
 from spruce.engine.read.filters import And, Filter, parse_filter
 from spruce.engine.write.namespace import Metric
 from spruce.engine.write.store import IndexStore
@@ -123,6 +125,10 @@ class Stats:
         return sum(self.namespaces.values())
 
 
+#: Where deleted indexes go before their files are removed (docs/FORMAT.md).
+TRASH = ".trash"
+
+
 class DataPlane:
     """Owns one ``IndexStore`` per index, opened on first use."""
 
@@ -150,12 +156,38 @@ class DataPlane:
     def create_storage(self, index: IndexRow) -> None:
         (self._root / index.uid).mkdir(parents=True, exist_ok=True)
 
-    def drop_storage(self, index: IndexRow) -> None:
+    def trash_storage(self, index: IndexRow) -> None:
+        """Move the index's directory into ``indexes/.trash/`` (atomic): the commit point
+        of an index delete. ``empty_trash`` removes it; a crash in between is finished
+        by ``recover_trash`` at the next start."""
         with self._lock:
             store = self._stores.pop(index.uid, None)
         if store is not None:
             store.close()
-        shutil.rmtree(self._root / index.uid, ignore_errors=True)
+        directory = self._root / index.uid
+        if not directory.is_dir():
+            return
+        trash = self._root / TRASH
+        trash.mkdir(exist_ok=True)
+        target = trash / index.uid
+        remove_tree(target)  # a crash left one here before (its delete is finished below)
+        os.rename(directory, target)
+        fsync_dir(self._root)
+
+    def empty_trash(self) -> None:
+        trash = self._root / TRASH
+        if trash.is_dir():
+            for entry in list(trash.iterdir()):
+                shutil.rmtree(entry, ignore_errors=True)
+
+    def trashed(self) -> list[str]:
+        """Uids of indexes whose delete passed its commit point."""
+        trash = self._root / TRASH
+        return sorted(p.name for p in trash.iterdir()) if trash.is_dir() else []
+
+    def drop_storage(self, index: IndexRow) -> None:
+        self.trash_storage(index)
+        self.empty_trash()
 
     def close(self) -> None:
         with self._lock:
@@ -167,6 +199,11 @@ class DataPlane:
         self, index: IndexRow, namespace: str, *, create: bool
     ) -> NamespaceHandle | None:
         return self.store(index).get(namespace, create=create)
+
+    def _first_write(
+        self, index: IndexRow, namespace: str, write: Callable[[NamespaceHandle], int]
+    ) -> int:
+        return self.store(index).create_with(namespace, write)
 
     def _indexed(self, index: IndexRow, namespace: str, filter: Filter | None) -> None:
         """A filter may only use the fields the namespace's schema indexes (schema.py)."""
@@ -187,9 +224,11 @@ class DataPlane:
                 f"{MAX_UPSERT_BATCH}"
             )
         records = check_records(vectors, index.dimension, index.vector_type, index.metric)
-        ns = self._namespace(index, namespace, create=True)
-        assert ns is not None
-        return ns.upsert(_last_wins(records)), len(records)
+        batch = _last_wins(records)
+        ns = self._namespace(index, namespace, create=False)
+        if ns is None:  # the namespace appears with this write (IndexStore.create_with)
+            return self._first_write(index, namespace, lambda n: n.upsert(batch)), len(records)
+        return ns.upsert(batch), len(records)
 
     def update(
         self,

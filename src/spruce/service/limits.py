@@ -49,8 +49,12 @@ MAX_QUERY_RESULT_BYTES = 4 * 1024 * 1024
 
 def request_too_large(size: int) -> PayloadTooLarge:
     """The one message for a body over ``MAX_REQUEST_BYTES`` (REST, NDJSON and gRPC)."""
+    # Pinecone's wording, in whole MiB rounded up (a body just over 2 MiB is "3MB",
+    # never "2MB exceeds ... 2MB").
+    mib = 1 << 20
     return PayloadTooLarge(
-        f"Request size is {size} bytes, larger than the limit of {MAX_REQUEST_BYTES} bytes"
+        f"Request size {-(-size // mib)}MB exceeds the maximum supported size of "
+        f"{MAX_REQUEST_BYTES // mib}MB"
     )
 
 

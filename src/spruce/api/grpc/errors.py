@@ -25,6 +25,7 @@ GRPC_STATUS: dict[type[errors.SpruceError], grpc.StatusCode] = {
     errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     # Not RESOURCE_EXHAUSTED: retrying an oversized request cannot succeed.
     errors.PayloadTooLarge: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.StorageFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
     errors.Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
     errors.MethodNotAllowed: grpc.StatusCode.UNIMPLEMENTED,

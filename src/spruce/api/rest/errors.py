@@ -24,6 +24,8 @@ HTTP_STATUS: dict[type[errors.SpruceError], tuple[int, str, int]] = {
     errors.FailedPrecondition: (400, "FAILED_PRECONDITION", 9),
     errors.ResourceExhausted: (429, "RESOURCE_EXHAUSTED", 8),
     errors.PayloadTooLarge: (413, "PAYLOAD_TOO_LARGE", 3),
+    # Pinecone answers a full index with 403; the body's code matches gRPC's.
+    errors.StorageFull: (403, "FORBIDDEN", 8),
     errors.Unavailable: (503, "UNAVAILABLE", 14),
     errors.Unimplemented: (501, "UNIMPLEMENTED", 12),
     # Pinecone's control-plane codes have no METHOD_NOT_ALLOWED; UNIMPLEMENTED is gRPC's.

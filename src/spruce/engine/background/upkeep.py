@@ -30,6 +30,7 @@ import numpy as np
 from spruce.engine.background import compaction
 from spruce.engine.background.flush import build_flush_segment, collect_garbage, segment_name
 from spruce.engine.background.workers import COMPACTOR, FLUSHER, TIMERS
+from spruce.engine.disk.fsutil import disk_full
 from spruce.engine.disk.manifest import Manifest, write_manifest
 from spruce.engine.disk.recovery import Layout, wal_files
 from spruce.engine.disk.segment import Segment, SegmentCore, SegmentEntry
@@ -38,12 +39,18 @@ from spruce.engine.read.search import Metric
 from spruce.engine.write.memtable import Memtable, MemView
 from spruce.engine.write.state import WorkingState
 from spruce.engine.write.wal import WalWriter, wal_file_name
+from spruce.errors import StorageFull
 
-__all__ = ["Upkeep"]
+__all__ = ["FLUSH_RETRY_MIN_S", "WAL_FLUSH_BYTES", "Upkeep"]
 
 log = logging.getLogger(__name__)
 
 _BUSY_S = 2.0  # a write this recent means ingest is under way (see _build_threads)
+# Flush when the WAL grows past this even if the memtable is small (e.g. only deletes).
+WAL_FLUSH_BYTES = 64 << 20
+# A failed background flush (a full disk, say) is retried after this, doubling up to the max.
+FLUSH_RETRY_MIN_S = 0.5
+_FLUSH_RETRY_MAX_S = 10.0
 
 
 class Upkeep:
@@ -65,6 +72,8 @@ class Upkeep:
     _wal: WalWriter | None
     _closed: Exception | None
     _last_write: float
+    _flush_rows: int
+    _flush_retry_s: float  # the current retry delay; 0 while flushes succeed
 
     def _publish(self) -> None:
         raise NotImplementedError
@@ -114,9 +123,60 @@ class Upkeep:
     def _background_flush(self) -> None:
         try:
             self._run_flushes()
-        except Exception:
-            # Left frozen (still searched, still in the WAL); the next flush retries it.
-            log.exception("background flush of %s failed", self._layout.root)
+        except Exception as exc:
+            # Left frozen (still searched, still in the WAL); retried with backoff.
+            self._flush_failed(exc)
+        else:
+            self._flush_succeeded()
+
+    # -- flush retries (a full disk heals by itself once space returns) ---------
+
+    def _freeze_or_defer(self) -> None:
+        """``_freeze`` after an acknowledged write; the caller holds the lock. Without
+        room for the next WAL file, keep the memtable (it is in the current WAL) and
+        try again later: the write itself must not fail after it was logged."""
+        try:
+            self._freeze(background=True)
+        except StorageFull as exc:
+            self._publish()
+            self._flush_failed(exc)
+
+    def _catch_up_later(self, delay: float) -> None:
+        TIMERS.arm((self, "flush"), delay, lambda: FLUSHER.submit((self, "flush"), self._catch_up))
+
+    def _catch_up(self) -> None:
+        """Freeze a memtable grown past ``flush_rows`` (by replay, or while the disk was
+        full) and flush everything frozen; on the flusher thread."""
+        try:
+            with self._lock:
+                if self._closed is not None:
+                    return
+                assert self._wal is not None
+                if self._state.mem.size >= self._flush_rows or self._wal.size >= WAL_FLUSH_BYTES:
+                    self._freeze(background=False)
+            self._run_flushes()
+        except Exception as exc:
+            self._flush_failed(exc)
+        else:
+            self._flush_succeeded()
+
+    def _flush_failed(self, exc: Exception) -> None:
+        if self._closed is not None:
+            return  # failed (already logged) or closed: nothing left to retry
+        if self._flush_retry_s == 0.0:  # log a streak of failures once
+            if disk_full(exc):
+                log.warning("flush of %s waits for disk space; retrying", self._layout.root)
+            else:
+                log.error("flush of %s failed; retrying", self._layout.root, exc_info=exc)
+        self._flush_retry_s = min(
+            max(2 * self._flush_retry_s, FLUSH_RETRY_MIN_S), _FLUSH_RETRY_MAX_S
+        )
+        self._catch_up_later(self._flush_retry_s)
+
+    def _flush_succeeded(self) -> None:
+        if self._flush_retry_s:
+            log.warning("flush of %s succeeded again", self._layout.root)
+            self._flush_retry_s = 0.0
 
     def _run_flushes(self) -> None:
         with self._flush_mutex:
@@ -189,6 +249,8 @@ class Upkeep:
         """Publish ``manifest``: the commit point; the caller holds ``_publish_lock``."""
         try:
             write_manifest(self._layout.manifest, manifest)
+        except StorageFull:
+            raise  # raised before the replace: the old manifest stands, memory matches it
         except BaseException as exc:
             # The manifest may or may not be on disk; only a reopen knows which.
             self._fail(exc)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from spruce.engine.background.upkeep import Upkeep
+from spruce.engine.background.upkeep import FLUSH_RETRY_MIN_S, WAL_FLUSH_BYTES, Upkeep
 from spruce.engine.background.workers import TIMERS
 from spruce.engine.disk.countfile import write_count
 from spruce.engine.disk.recovery import Layout, recover
@@ -43,7 +43,14 @@ from spruce.engine.write.ops import (
 )
 from spruce.engine.write.state import WorkingState
 from spruce.engine.write.wal import WalWriter
-from spruce.errors import Corruption, Internal, InvalidArgument, SpruceError, Unavailable
+from spruce.errors import (
+    Corruption,
+    Internal,
+    InvalidArgument,
+    SpruceError,
+    StorageFull,
+    Unavailable,
+)
 from spruce.types import Metadata, Record, SparseVector, Vector
 
 __all__ = ["METRICS", "Metric", "Namespace"]
@@ -51,8 +58,6 @@ __all__ = ["METRICS", "Metric", "Namespace"]
 log = logging.getLogger(__name__)
 
 METRICS: frozenset[str] = frozenset({"cosine", "euclidean", "dotproduct"})
-# Flush when the WAL grows past this even if the memtable is small (e.g. only deletes).
-WAL_FLUSH_BYTES = 64 << 20
 # Longest a writer waits for background flushes before going on regardless.
 _BACKPRESSURE_S = 30.0
 
@@ -84,6 +89,7 @@ class Namespace(Upkeep, SnapshotReader):
         self._closed: Exception | None = None
         self._view = self._state.view(0)
         self._last_write = time.monotonic()
+        self._flush_retry_s = 0.0
 
     @classmethod
     def open(
@@ -117,7 +123,7 @@ class Namespace(Upkeep, SnapshotReader):
         with ns._lock:
             ns._publish()
         if ns._state.mem.size >= flush_rows:
-            ns.flush()
+            ns._catch_up_later(0.0)  # opening must never need free space
         ns._schedule_compaction()
         return ns
 
@@ -186,7 +192,10 @@ class Namespace(Upkeep, SnapshotReader):
             if self._view.count() == 0:
                 return self._lsn
             lsn = self._write(DeleteAllOp(self._lsn + 1))
-        self.flush()  # frees the disk space now rather than at the next flush
+        try:
+            self.flush()  # frees the disk space now rather than at the next flush
+        except StorageFull:
+            self._catch_up_later(FLUSH_RETRY_MIN_S)  # the delete itself is logged
         return lsn
 
     def _write(self, op: Op) -> int:
@@ -203,7 +212,7 @@ class Namespace(Upkeep, SnapshotReader):
         self._last_write = time.monotonic()
         # Each freeze starts a new WAL file, so its size is what no memtable has frozen.
         if self._state.mem.size >= self._flush_rows or self._wal.size >= WAL_FLUSH_BYTES:
-            self._freeze(background=True)
+            self._freeze_or_defer()
         else:
             self._publish()
         deadline = time.monotonic() + _BACKPRESSURE_S

@@ -20,17 +20,25 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from spruce.engine.disk.countfile import read_count
-from spruce.engine.disk.fsutil import fsync_dir, remove_tree, temp_name, write_synced
+from spruce.engine.disk.fsutil import (
+    fsync_dir,
+    full_disk_as_storage_full,
+    remove_tree,
+    temp_name,
+    write_synced,
+)
 from spruce.engine.disk.nsfile import new_namespace_file, read_namespace_file, write_namespace_file
 from spruce.engine.disk.recovery import Layout
 from spruce.engine.options import EngineOptions
 from spruce.engine.write.namespace import Metric, Namespace
 from spruce.errors import Corruption, InvalidArgument
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 __all__ = ["IndexStore", "decode_name", "encode_name"]
@@ -216,20 +224,59 @@ class IndexStore:
             return fields
 
     def _create(self, namespace: str, path: Path, filterable: Sequence[str] | None = None) -> None:
-        tmp = self.root / temp_name("tmp")
+        tmp = self._stage(namespace, path, filterable)
         try:
-            Layout(tmp).ensure()
-            if path.name.startswith(_HASHED_PREFIX):
-                write_synced(tmp / NAME_FILE, namespace.encode("utf-8"))
-            write_namespace_file(tmp, new_namespace_file(filterable))
-            # Opening writes the initial manifest and WAL file inside the temporary dir.
-            Namespace.open(tmp, dimension=self.dimension, metric=self.metric).close()
-            fsync_dir(tmp)
-            os.rename(tmp, path)
+            with full_disk_as_storage_full():
+                # Opening writes the initial manifest and WAL file inside the temporary dir.
+                Namespace.open(tmp, dimension=self.dimension, metric=self.metric).close()
+            self._publish_staged(tmp, path)
         except BaseException:
             remove_tree(tmp)
             raise
+
+    def _stage(self, namespace: str, path: Path, filterable: Sequence[str] | None) -> Path:
+        """A new namespace's directory under a temporary name (removed at the next start
+        if a crash leaves it): its NAME and NAMESPACE files, not yet reachable."""
+        tmp = self.root / temp_name("tmp")
+        try:
+            with full_disk_as_storage_full():  # undone below: nothing was written
+                Layout(tmp).ensure()
+                if path.name.startswith(_HASHED_PREFIX):
+                    write_synced(tmp / NAME_FILE, namespace.encode("utf-8"))
+                write_namespace_file(tmp, new_namespace_file(filterable))
+        except BaseException:
+            remove_tree(tmp)
+            raise
+        return tmp
+
+    def _publish_staged(self, tmp: Path, path: Path) -> None:
+        with full_disk_as_storage_full():
+            fsync_dir(tmp)
+            os.rename(tmp, path)
         fsync_dir(self.root)
+
+    def create_with(self, namespace: str, write: Callable[[Namespace], T]) -> T:
+        """Apply ``write`` to the namespace, creating it if needed so that it appears only
+        with its first acknowledged write: the new namespace is built and written under a
+        temporary name, and renamed into place once ``write`` returned."""
+        with self._lock:
+            path = self._dir(namespace)
+            if not path.is_dir():
+                tmp = self._stage(namespace, path, None)
+                try:
+                    staged = self._open_namespace(tmp)
+                    try:
+                        result = write(staged)
+                    finally:
+                        staged.close()  # reopened from its final path on the next use
+                    self._publish_staged(tmp, path)
+                except BaseException:
+                    remove_tree(tmp)
+                    raise
+                return result
+        ns = self.get(namespace, create=True)
+        assert ns is not None
+        return write(ns)
 
     def names(self) -> list[str]:
         out: list[str] = []

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from spruce.engine.disk.fsutil import fsync_dir, write_synced
-from spruce.errors import Corruption
+from spruce.engine.disk import fsutil
+from spruce.engine.disk.fsutil import disk_full, fsync_dir, read_file, write_synced
+from spruce.errors import Corruption, StorageFull
 
 __all__ = [
     "FORMAT_VERSION",
@@ -104,7 +105,7 @@ def read_wal(path: Path) -> tuple[list[bytes], int]:
     A file shorter than its header (crash while creating it) reads as empty with a
     valid length of 0, telling the caller to rewrite it.
     """
-    data = path.read_bytes()
+    data = read_file(path)
     if len(data) < len(HEADER):
         if HEADER.startswith(data) or not data.strip(b"\x00"):
             return [], 0
@@ -130,7 +131,11 @@ class WalWriter:
 
     @classmethod
     def create(cls, path: Path) -> WalWriter:
-        write_synced(path, HEADER)
+        try:
+            write_synced(path, HEADER)
+        except StorageFull:
+            path.unlink(missing_ok=True)  # a file without its header is no WAL file
+            raise
         fsync_dir(path.parent)
         return cls(path, len(HEADER))
 
@@ -146,16 +151,29 @@ class WalWriter:
         return cls(path, valid_end)
 
     def append(self, payload: bytes) -> None:
+        """Append one frame durably. A full disk raises ``StorageFull`` with the file cut
+        back to its previous length: recovery never sees any part of the refused record."""
         frame = encode_frame(payload)
-        with open(self.path, "r+b") as f:
-            try:
-                f.seek(self.size)
-                f.write(frame)
-                f.flush()
-                os.fsync(f.fileno())
-            except BaseException:
-                # Leave no partial frame behind: the next append would land after it and
-                # turn a harmless torn tail into Corruption on recovery.
-                f.truncate(self.size)
-                raise
+        # Unbuffered: a buffered file would retry the failed write when closed, after
+        # the truncate below.
+        fs = fsutil.current()
+        fd = fs.open(self.path, os.O_WRONLY)
+        try:
+            view = memoryview(frame)
+            offset = self.size
+            while view:
+                done = fs.pwrite(fd, view, offset)
+                view, offset = view[done:], offset + done
+            fs.fsync(fd)
+        except BaseException as exc:
+            # Leave no partial frame behind: the next append would land after it and
+            # turn a harmless torn tail into Corruption on recovery. (Shrinking a file
+            # needs no free space.)
+            fs.truncate(fd, self.size)
+            if disk_full(exc):
+                fs.fsync(fd)
+                raise StorageFull() from exc
+            raise
+        finally:
+            fs.close(fd)
         self.size += len(frame)

@@ -13,7 +13,7 @@ alike.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,6 +64,15 @@ class DedicatedDataPlane(DataPlane):
             self._one_namespace(index, namespace)
         ns = self.store(index).get(namespace, create=create)
         return None if ns is None else _Routed(self, index, namespace, ns)
+
+    def _first_write(
+        self, index: IndexRow, namespace: str, write: Callable[[NamespaceHandle], int]
+    ) -> int:
+        if not self.nodes.applied(index).dedicated:
+            return super()._first_write(index, namespace, write)
+        ns = self._namespace(index, namespace, create=True)  # routed to the read nodes
+        assert ns is not None
+        return write(ns)
 
     def _one_namespace(self, index: IndexRow, namespace: str) -> None:
         names = self.store(index).names()
