@@ -9,6 +9,9 @@ file system:
   fault hit before its WAL record was durable, possibly applied when it hit afterwards
   (a flush, a WAL rotation, the close). Nothing else changed;
 - fetch and count answer exactly the model: never a wrong answer.
+
+A bulk import (a namespace built elsewhere, then adopted) gets the same sweep: after a
+fault the namespace is absent or whole.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from spruce.engine.disk.fsutil import use_filesystem
 from spruce.engine.options import EngineOptions
+from spruce.engine.write.bulk import NamespaceBuilder
 from spruce.engine.write.namespace import Namespace
+from spruce.engine.write.store import IndexStore
 from tests.engine.faultfs import FaultFS
 from tests.engine.helpers import rec
 
@@ -236,3 +241,50 @@ class FaultMachine(RuleBasedStateMachine):
 
 FaultMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=20, deadline=None)
 TestFaultMachine = FaultMachine.TestCase
+
+
+# -- bulk import: a namespace built elsewhere is published whole or not at all ----------
+
+
+def _import(store: IndexStore, tmp: Path) -> None:
+    """What an import does per namespace (imports/runner.py): build, then adopt."""
+    builder = NamespaceBuilder(tmp / "built", dimension=DIM, metric="cosine", segment_rows=4)
+    try:
+        ids = [f"i{k}" for k in range(10)]
+        vectors = np.array([[k, 1.0, 2.0, 3.0] for k in range(10)], dtype=np.float32)
+        builder.add(ids, vectors, None, [f'{{"k": {k}}}' for k in range(10)])
+        builder.finish()
+    except BaseException:
+        builder.abort()
+        raise
+    assert store.adopt({"imported": tmp / "built"}) is None
+
+
+def test_import_sweep_one_fault_per_call(tmp_path: Path) -> None:
+    """Every file-system call of an import, failed in turn: the namespace is then either
+    absent or holds exactly the ten rows, and a reopened store serves it."""
+
+    def store_at(root: Path) -> IndexStore:
+        root.mkdir(exist_ok=True)
+        return IndexStore(root, dimension=DIM, metric="cosine", options=OPTIONS)
+
+    clean = FaultFS(None)
+    with use_filesystem(clean):
+        _import(store_at(tmp_path / "clean"), tmp_path / "clean")
+    assert clean.calls > 10
+    for n in range(clean.calls):
+        root = tmp_path / f"t{n}"
+        store = store_at(root)
+        fs = FaultFS(n)
+        with use_filesystem(fs), contextlib.suppress(Exception):
+            _import(store, root)
+        assert fs.injected is not None, f"call {n} not reached"
+        store.close()
+        store = store_at(root)
+        ns = store.get("imported", create=False)
+        if ns is not None:
+            found = ns.fetch([f"i{k}" for k in range(10)])
+            assert sorted(found) == sorted(f"i{k}" for k in range(10)), fs.injected
+            assert [found[f"i{k}"].metadata for k in range(10)] == [{"k": k} for k in range(10)]
+        assert store.names() in ([], ["imported"]), fs.injected
+        store.close()
