@@ -281,7 +281,12 @@ class SpruceServer(System):
             manifests = [m for m in (self.workdir / "data").rglob("manifest/MANIFEST")]
             done = False
             for m in manifests:
-                doc = _json.loads(m.read_bytes())
+                raw = m.read_bytes()
+                # Format 3 manifests start with a "SPRCMANIFEST 3 <crc> <len>" line
+                # (docs/FORMAT.md section 4); the JSON follows it.
+                if raw.startswith(b"SPRCMANIFEST"):
+                    raw = raw.partition(b"\n")[2]
+                doc = _json.loads(raw)
                 segs = doc["segments"]
                 rows = sum(s["rows"] for s in segs)
                 small = rows < int(os.environ.get("SPRUCE_HNSW_MIN_ROWS", 50_000))
