@@ -17,6 +17,7 @@ fault the namespace is absent or whole.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -159,9 +160,10 @@ IDS = ["a0", "a1", "a2", "b0", "b1", "c0"]
 
 
 class FaultMachine(RuleBasedStateMachine):
-    """Each operation may get a fault at one of its file-system calls. An operation that
-    returns must be reflected exactly; one that raises is checked after a reopen to be
-    wholly absent or wholly applied, and whichever recovery shows is then the model."""
+    """Each operation (a bulk import too) may get a fault at one of its file-system
+    calls. An operation that returns must be reflected exactly; one that raises is
+    checked after a reopen to be wholly absent or wholly applied, and whichever recovery
+    shows is then the model."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -218,6 +220,34 @@ class FaultMachine(RuleBasedStateMachine):
     @rule(at=faults)
     def compact(self, at: int | None) -> None:
         self._do(("compact", lambda ns: ns.compact(), _same), at)
+
+    @rule(n=st.integers(1, 6), at=faults)
+    def bulk_import(self, n: int, at: int | None) -> None:
+        """An import replaces an empty namespace with one built whole elsewhere (the
+        store's adopt is a rename): afterwards it holds all ``n`` rows or none."""
+        if self.model:
+            return
+        self.ns.close()
+        built = self.path.with_name(self.path.name + "-built")
+        ids = IDS[:n]
+        fs = FaultFS(at)
+        with use_filesystem(fs):
+            builder = NamespaceBuilder(built, dimension=DIM, metric="cosine", segment_rows=2)
+            try:
+                vectors = np.array([[k + 1.0, 1.0, 2.0, 3.0] for k in range(n)], np.float32)
+                builder.add(ids, vectors, None, [f'{{"k": {k}}}' for k in range(n)])
+                builder.finish()
+            except Exception:
+                builder.abort()
+                ok = False
+            else:
+                ok = True
+        if ok:
+            shutil.rmtree(self.path)
+            os.rename(built, self.path)
+            self.model = {i: ((k + 1.0, 1.0, 2.0, 3.0), {"k": k}) for k, i in enumerate(ids)}
+        assert not built.exists(), fs.injected  # a refused import leaves nothing behind
+        self.ns = _open(self.path)
 
     @rule()
     def reopen(self) -> None:
