@@ -54,7 +54,7 @@ from spruce.engine.recovery import Layout, recover, wal_files
 from spruce.engine.rows import copy_sparse
 from spruce.engine.search import Metric, QuerySpec, merge_top_k, source_candidates
 from spruce.engine.segment import Segment, SegmentCore, SegmentEntry
-from spruce.engine.view import Source, View
+from spruce.engine.view import Shape, Source, View
 from spruce.engine.wal import WalWriter, wal_file_name
 from spruce.errors import Corruption, Internal, InvalidArgument, SpruceError, Unavailable
 from spruce.types import Match, Metadata, Record, SparseVector, Vector
@@ -156,6 +156,10 @@ class Namespace:
     @property
     def metric(self) -> Metric:
         return self._metric
+
+    def shape(self) -> Shape:
+        """Memtable rows, segments and rows in no graph, as last published (no lock)."""
+        return self._view.shape()
 
     # -- writes ---------------------------------------------------------------
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from spruce import observe
 from spruce.engine.fsutil import fsync_dir, write_synced
 from spruce.errors import Corruption
 
@@ -152,7 +154,9 @@ class WalWriter:
                 f.seek(self.size)
                 f.write(frame)
                 f.flush()
+                started = time.perf_counter()
                 os.fsync(f.fileno())
+                observe.record("wal_fsync", time.perf_counter() - started)
             except BaseException:
                 # Leave no partial frame behind: the next append would land after it and
                 # turn a harmless torn tail into Corruption on recovery.
