@@ -6,7 +6,8 @@ the catalog, the index stores and the read nodes; the REST edge serves what it g
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from spruce.catalog import Catalog
 from spruce.metrics.ready import not_ready
@@ -16,7 +17,9 @@ from spruce.service import DataPlane, ReadNodes
 
 __all__ = ["CONTENT_TYPE", "INDEX_LABELS", "METHODS", "Metrics"]
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+#: The classic text format every Prometheus (2.x and 3.x) reads; the names are all
+#: plain ASCII, so the output is the same as 1.0.0's.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
 class Metrics:
