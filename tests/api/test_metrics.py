@@ -3,6 +3,8 @@ operations done; ``/health`` and ``/ready`` answer orchestrators."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import API_KEY, LiveServer
+
+DOCS = Path(__file__).parents[2] / "docs"
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -168,3 +172,34 @@ def test_flushes_are_counted_and_damage_makes_the_server_not_ready(
     [reason] = body["reasons"]
     assert reason.startswith("index damaged: namespace '__default__' cannot be recovered: ")
     assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
+
+
+def test_the_grafana_dashboard_uses_only_exported_names(server: LiveServer) -> None:
+    pc = client(server)
+    index = make_index(pc, unique("dash"), dimension=8)
+    index.upsert(vectors=[("a", [1.0] * 8)])
+    index.query(vector=[1.0] * 8, top_k=1)
+    r = httpx.get(f"{server.url}/metrics", headers={"Api-Key": API_KEY}, timeout=10)
+    exported = set()
+    for family in text_string_to_metric_families(r.text):
+        exported.add(family.name)
+        exported |= {s.name for s in family.samples}
+    dashboard = json.loads((DOCS / "grafana" / "spruce.json").read_text())
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b(?:pinecone|spruce)_[a-z_]+", target["expr"])
+    }
+    assert len(used) >= 20
+    assert used - exported == set()
+    # And every Spruce and Pinecone family the server exports is documented.
+    documented = (DOCS / "OPERATIONS.md").read_text()
+    families = {n for n in exported if n.startswith(("pinecone_", "spruce_"))}
+    missing = set()
+    for name in families:
+        base = re.sub(r"_(bucket|count|sum|total)$", "", name)
+        op = re.sub(r"^pinecone_db_op_[a-z]+_", "pinecone_db_op_<op>_", name)
+        if not any(f"`{n}`" in documented for n in (name, base, f"{base}_total", op)):
+            missing.add(name)
+    assert missing == set()
