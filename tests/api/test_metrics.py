@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import API_KEY, LiveServer
+from tests.grpc.helpers import grpc_client
 
 DOCS = Path(__file__).parents[2] / "docs"
 
@@ -94,6 +95,23 @@ def test_counters_move_by_exactly_the_operations_done(server: LiveServer) -> Non
         before, "spruce_wal_fsync_seconds_count"
     )
     assert fsyncs == 5
+
+
+def test_grpc_requests_count_the_same(server: LiveServer) -> None:
+    name = unique("metrics-grpc")
+    make_index(client(server), name, dimension=4)
+    pc = grpc_client(server)
+    index = pc.Index(host=pc.describe_index(name).host)
+    before = scrape(server)
+    index.upsert(vectors=[("a", [1.0, 2.0, 3.0, 4.0]), ("b", [4.0, 3.0, 2.0, 1.0])])
+    for _ in range(2):
+        index.query(vector=[1.0, 2.0, 3.0, 4.0], top_k=1)
+    index.fetch(ids=["a"])
+    after = scrape(server)
+    for op, times in {"upsert": 1, "query": 2, "fetch": 1, "delete": 0}.items():
+        metric, mine = f"pinecone_db_op_{op}_count", {"index_name": name}
+        assert value(after, metric, **mine) - value(before, metric, **mine) == times, op
+    assert value(after, "pinecone_db_record_total", index_name=name) == 2
 
 
 def test_scraping_needs_a_key(server: LiveServer) -> None:

@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.samples import Sample
 
 from spruce.catalog import Catalog, IndexRow
+from spruce.engine.store import IndexStore
 from spruce.metrics.recorder import Recorder
 from spruce.service import DataPlane, ReadNodes
 
@@ -174,12 +175,7 @@ class Scrape:
         for uid, row in self._rows.items():
             values = [self._labels[uid][k] for k in INDEX_LABELS]
             store = self._data.store(row)
-            try:
-                total = sum(c for n in store.names() if (c := store.count(n)) is not None)
-            except Exception:  # a damaged namespace: /ready names it; keep scraping
-                log.warning("metrics: cannot count %s", row.name, exc_info=True)
-                total = 0
-            records.add_metric(values, total)
+            records.add_metric(values, _records(store, row.name))
             size.add_metric(values, _tree_bytes(store.root))
             opened = store.open_namespaces()
             open_ns.add_metric(values, len(opened))
@@ -230,6 +226,16 @@ class Scrape:
             # A shard's replica holds only its shard's namespaces: those it reports.
             behind = [max(0, lsn - applied[n]) for n, lsn in writer_lsn.items() if n in applied]
             lag.add_metric(labels, max(behind, default=0))
+
+
+def _records(store: IndexStore, index_name: str) -> int:
+    total = 0
+    for name in store.names():
+        try:
+            total += store.count(name) or 0
+        except Exception:  # damaged: /ready names it; the scrape counts the others
+            log.warning("metrics: cannot count %s/%s", index_name, name, exc_info=True)
+    return total
 
 
 def _tree_bytes(root: Path) -> int:
