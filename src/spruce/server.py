@@ -24,6 +24,7 @@ from spruce.config import Settings
 from spruce.console import routes as console_routes
 from spruce.embeddings import Registry, parse_aliases
 from spruce.imports import ImportLimits, ImportRunner, ObjectStores, RunnerConfig
+from spruce.metrics import Metrics
 from spruce.service import (
     Auth,
     CapacitySettings,
@@ -57,6 +58,8 @@ class Server:
     ports: IndexPorts | None = None
     #: The bulk import runner (a background thread).
     importer: ImportRunner | None = None
+    #: ``/metrics`` and ``/ready`` (docs/OPERATIONS.md).
+    metrics: Metrics | None = None
 
     def close(self) -> None:
         if self.ports is not None:
@@ -67,6 +70,8 @@ class Server:
             self.services.nodes.close()  # replica processes stop before the data closes
         self.services.data.close()
         self.catalog.close()
+        if self.metrics is not None:
+            self.metrics.close()
 
 
 def build(settings: Settings) -> Server:
@@ -129,8 +134,12 @@ def build(settings: Settings) -> Server:
     importer = _importer(settings, catalog, data)
     services.imports = Imports(importer.jobs, importer)
     importer.start()
-    app = build_app(services, extra_routes=console_routes, test_faults=settings.test_faults)
-    return Server(settings, services, catalog, app, new_key, ports, importer)
+    # Before anything serves: every data-plane call is timed from the first one.
+    metrics = Metrics(catalog, data, nodes)
+    app = build_app(
+        services, extra_routes=console_routes, test_faults=settings.test_faults, metrics=metrics
+    )
+    return Server(settings, services, catalog, app, new_key, ports, importer, metrics)
 
 
 def _importer(settings: Settings, catalog: Catalog, data: DataPlane) -> ImportRunner:

@@ -26,6 +26,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from spruce import observe
 from spruce.catalog import Catalog, IndexRow
 from spruce.catalog.imports import (
     ACTIVE,
@@ -90,6 +91,7 @@ class _Job:
     def on_batch(self, rows: int, records: int) -> None:
         self.rows_done += rows
         self.records += records
+        observe.record("import", 0.0, records)
         if self.runner.config.batch_delay:
             time.sleep(self.runner.config.batch_delay)
         self.check()

@@ -17,6 +17,7 @@ from spruce.api.rest import (
     imports,
     indexes,
     inference,
+    operations,
     read_capacity,
     records,
     unsupported,
@@ -25,6 +26,7 @@ from spruce.api.rest import (
 from spruce.api.rest.edge import Edge
 from spruce.api.rest.errors import error_response
 from spruce.errors import InvalidArgument, MethodNotAllowed, NotFound, SpruceError
+from spruce.metrics import Metrics
 from spruce.service import Services
 
 __all__ = ["build_app"]
@@ -92,11 +94,16 @@ async def _fail(request: Request) -> Response:
 
 
 def build_app(
-    services: Services, *, extra_routes: Sequence[BaseRoute] = (), test_faults: bool = False
+    services: Services,
+    *,
+    extra_routes: Sequence[BaseRoute] = (),
+    test_faults: bool = False,
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """``extra_routes``: other edges served on the same port (the console), wired by
     ``spruce.server`` so that this package never imports them. ``test_faults`` adds
-    ``POST /_test/fail`` (an unexpected exception), for tests of the 500 path."""
+    ``POST /_test/fail`` (an unexpected exception), for tests of the 500 path.
+    ``metrics``: serve ``/metrics``, ``/health`` and ``/ready`` (docs/OPERATIONS.md)."""
     faults = [Route("/_test/fail", _fail, methods=["POST"])] if test_faults else []
     app = _App(
         routes=[
@@ -106,6 +113,7 @@ def build_app(
             *inference.routes,
             *imports.control_routes,
             *unsupported.routes,
+            *(operations.routes if metrics is not None else []),
             Mount(
                 "/data/{project}/{index}",
                 routes=[*vectors.routes, *records.routes, *imports.routes],
@@ -120,4 +128,5 @@ def build_app(
         },
     )
     app.state.services = services
+    app.state.metrics = metrics
     return app

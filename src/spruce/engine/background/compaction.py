@@ -17,6 +17,7 @@ extension keeps all its rows, since a graph cannot drop nodes.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from spruce import observe
 from spruce.engine.disk.fsutil import remove_tree
 from spruce.engine.disk.recovery import Layout
 from spruce.engine.disk.segment import SegmentCore, open_written
@@ -117,6 +119,7 @@ def build(
     total = sum(t.size for t in taken)
     if total == 0:
         return None
+    started = time.perf_counter()
     name = f"{flushed_lsn:020d}-c{uuid.uuid4().hex[:8]}"
     directory = layout.segments / name
     try:
@@ -167,4 +170,5 @@ def build(
     except BaseException:
         remove_tree(directory)
         raise
+    observe.record("compaction", time.perf_counter() - started, total)
     return Merged(core, taken)

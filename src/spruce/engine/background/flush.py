@@ -12,12 +12,14 @@ deleted after the flush LSN are told apart by their ``dead_lsn`` (namespace.py).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from spruce import observe
 from spruce.engine.disk.fsutil import fsync_dir, remove_tree
 from spruce.engine.disk.recovery import Layout
 from spruce.engine.disk.segment import SegmentCore, open_written, records_table
@@ -54,6 +56,7 @@ def build_flush_segment(
     rows = np.flatnonzero((frozen.dead_lsn == 0) | (frozen.dead_lsn > lsn))
     if rows.size == 0:
         return None
+    started = time.perf_counter()
     name = segment_name(lsn)
     directory = layout.segments / name
     remove_tree(directory)  # left by an earlier failed attempt at this LSN
@@ -77,6 +80,7 @@ def build_flush_segment(
     except BaseException:
         remove_tree(directory)
         raise
+    observe.record("flush", time.perf_counter() - started, int(rows.size))
     return Built(core, rows)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
 
+from spruce import observe
 from spruce.engine.disk.fsutil import write_synced
 from spruce.errors import Corruption
 
@@ -120,6 +122,7 @@ class HnswIndex:
         after ``base.rows`` (which must be the first rows of ``vectors``). Checks
         ``stop`` between chunks and raises ``BuildCancelled`` when it is true; asks
         ``threads`` (default: every core) how many threads the next chunk may use."""
+        started = time.perf_counter()
         n, dimension = vectors.shape
         data = _prepared(vectors, metric)
         storage = _new_storage(dimension, metric, params.storage)
@@ -145,6 +148,7 @@ class HnswIndex:
             # OpenMP keeps this per calling thread: a build never throttles searches.
             faiss.omp_set_num_threads(threads() if threads else (os.cpu_count() or 1))
             index.add(data[lo : lo + _ADD_CHUNK])
+        observe.record("hnsw_build", time.perf_counter() - started, n - start)
         return cls(index, storage, metric, params)
 
     # -- persistence ----------------------------------------------------------

@@ -20,7 +20,7 @@ from spruce.engine.disk.segment import Segment
 from spruce.engine.read.filters import Filter
 from spruce.engine.write.memtable import MemView
 
-__all__ = ["Source", "View"]
+__all__ = ["Shape", "Source", "View"]
 
 Source = MemView | Segment
 
@@ -37,6 +37,13 @@ class _SortedIds:
 
     def __getitem__(self, i: int) -> str:
         return self._ids[int(self.order[i])]
+
+
+@dataclass(frozen=True)
+class Shape:
+    memtable_rows: int  # live rows in the memtable and frozen memtables
+    segments: int
+    unindexed_rows: int  # live rows in no HNSW graph: memtables and small segments
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,12 @@ class View:
             if row is not None:
                 return src, row
         return None
+
+    def shape(self) -> Shape:
+        """What an operator watches (``spruce.metrics``), from this snapshot alone."""
+        memtable = self.memtable.live_count + sum(f.live_count for f in self.frozen)
+        exact = sum(s.live_count for s in self.segments if s.ann is None)
+        return Shape(memtable, len(self.segments), memtable + exact)
 
     def count(self) -> int:
         if not self._count:

@@ -30,6 +30,7 @@ from spruce.engine.options import EngineOptions
 from spruce.engine.read.filters import Filter
 from spruce.engine.read.reads import Snapshot, SnapshotReader
 from spruce.engine.read.search import Metric
+from spruce.engine.read.view import Shape
 from spruce.engine.write import validate
 from spruce.engine.write.ops import (
     DeleteAllOp,
@@ -130,6 +131,10 @@ class Namespace(Upkeep, SnapshotReader):
     @property
     def lsn(self) -> int:
         return self._lsn
+
+    def shape(self) -> Shape:
+        """Memtable rows, segments and rows in no graph, as last published (no lock)."""
+        return self._view.shape()
 
     # -- writes ---------------------------------------------------------------
 

@@ -201,6 +201,16 @@ class IndexStore:
     def open_count(self) -> int:
         return len(self._open)
 
+    def open_namespaces(self) -> list[tuple[str, Namespace]]:
+        """The namespaces open now (for metrics: looking opens none)."""
+        with self._lock:
+            return [(name, ns) for name, ns in self._open.items() if not ns.failed]
+
+    def damaged(self) -> dict[str, str]:
+        """Namespaces whose last open found damage, with what (for ``/ready``)."""
+        with self._lock:
+            return {name: exc.message for name, (_, exc) in self._damaged.items()}
+
     def create(self, namespace: str, *, filterable: Sequence[str] | None = None) -> bool:
         """Create an empty namespace whose schema indexes only ``filterable`` (None: every
         field); False, changing nothing, if it exists already."""

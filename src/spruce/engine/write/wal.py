@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from spruce import observe
 from spruce.engine.disk import fsutil
 from spruce.engine.disk.fsutil import disk_full, fsync_dir, read_file, write_synced
 from spruce.errors import Corruption, StorageFull
@@ -164,7 +166,9 @@ class WalWriter:
             while view:
                 done = fs.pwrite(fd, view, offset)
                 view, offset = view[done:], offset + done
+            started = time.perf_counter()
             fs.fsync(fd)
+            observe.record("wal_fsync", time.perf_counter() - started)
         except BaseException as exc:
             # Leave no partial frame behind: the next append would land after it and
             # turn a harmless torn tail into Corruption on recovery. (Shrinking a file
