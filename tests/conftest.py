@@ -40,6 +40,8 @@ class LiveServer:
     proc: subprocess.Popen[bytes] | None = None
     #: The CA of a server started with --tls-cert (tests/api/test_tls.py): https then.
     ca: Path | None = None
+    #: Settings in the environment of the server process, at every (re)start.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -65,7 +67,9 @@ class LiveServer:
             *self.extra,
         ]
         log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -117,6 +121,16 @@ def import_roots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live = LiveServer(tmp_path_factory.mktemp("spruce") / "data")
+    live.data_dir.mkdir(parents=True)
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def small_flush_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server of the test's own that flushes every 5 rows."""
+    live = LiveServer(tmp_path / "data", env={"SPRUCE_FLUSH_ROWS": "5"})
     live.data_dir.mkdir(parents=True)
     live.start()
     yield live

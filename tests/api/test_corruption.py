@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,16 +15,6 @@ from tests.conftest import API_KEY, LiveServer
 from tests.grpc.helpers import grpc_client
 
 H = {"Api-Key": API_KEY}
-
-
-@pytest.fixture
-def small_flush_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
-    monkeypatch.setenv("SPRUCE_FLUSH_ROWS", "5")  # inherited by the server process
-    live = LiveServer(tmp_path / "data")
-    live.data_dir.mkdir(parents=True)
-    live.start()
-    yield live
-    live.stop()
 
 
 def test_corrupt_vectors_are_an_error_without_paths(small_flush_server: LiveServer) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -143,16 +142,6 @@ def test_health_and_ready_need_no_key(server: LiveServer) -> None:
     assert (r.status_code, r.json()) == (200, {"status": "ready"})
 
 
-@pytest.fixture
-def small_flush_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
-    monkeypatch.setenv("SPRUCE_FLUSH_ROWS", "5")  # inherited by the server process
-    live = LiveServer(tmp_path / "data")
-    live.data_dir.mkdir(parents=True)
-    live.start()
-    yield live
-    live.stop()
-
-
 def test_flushes_are_counted_and_damage_makes_the_server_not_ready(
     small_flush_server: LiveServer,
 ) -> None:
@@ -167,6 +156,9 @@ def test_flushes_are_counted_and_damage_makes_the_server_not_ready(
     while value(scrape(server), "spruce_flush_duration_seconds_count") < 1:
         assert time.monotonic() < deadline, "the flush was not counted"
         time.sleep(0.1)
+    # A namespace's first write is made in a staging directory that is closed and then
+    # published (IndexStore.create_with); a read opens the published namespace.
+    assert len(index.fetch(ids=["v0"]).vectors) == 1
     samples = scrape(server)
     assert value(samples, "spruce_background_rows_total", kind="flush") == 10
     assert value(samples, "spruce_flush_duration_seconds_count") == 1  # one batch, one freeze

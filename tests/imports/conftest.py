@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +15,6 @@ from tests.api.helpers import client, make_index, unique
 from tests.conftest import LiveServer
 from tests.imports.emulators import Azurite, FakeGcs, Moto
 from tests.imports.helpers import DATASET
-
-
-@dataclass
-class EnvServer(LiveServer):
-    """A LiveServer started with extra environment variables (settings)."""
-
-    env: dict[str, str] = field(default_factory=dict)
-
-    def start(self) -> None:
-        saved = {key: os.environ.get(key) for key in self.env}
-        os.environ.update(self.env)
-        try:
-            super().start()
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 @dataclass
@@ -62,11 +43,11 @@ def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulators]:
         emulator.stop()
 
 
-def start_server(root: Path, env: dict[str, str]) -> EnvServer:
+def start_server(root: Path, env: dict[str, str]) -> LiveServer:
     """Local imports are allowed from the tests' temporary directories (tests/conftest.py)
     and from the shared dataset."""
     roots = os.pathsep.join([os.environ.get("SPRUCE_IMPORT_ROOTS", ""), str(DATASET)])
-    live = EnvServer(root / "data", env={"SPRUCE_IMPORT_ROOTS": roots, **env})
+    live = LiveServer(root / "data", env={"SPRUCE_IMPORT_ROOTS": roots, **env})
     live.data_dir.mkdir(parents=True)
     live.start()
     return live
@@ -75,14 +56,14 @@ def start_server(root: Path, env: dict[str, str]) -> EnvServer:
 @pytest.fixture(scope="session")
 def import_server(
     emulators: Emulators, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[EnvServer]:
+) -> Iterator[LiveServer]:
     live = start_server(tmp_path_factory.mktemp("imports"), emulators.env)
     yield live
     live.stop()
 
 
 @pytest.fixture
-def pc(import_server: EnvServer) -> Pinecone:
+def pc(import_server: LiveServer) -> Pinecone:
     return client(import_server)
 
 

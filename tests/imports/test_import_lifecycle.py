@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.api.helpers import client, make_index, unique
-from tests.conftest import API_KEY
-from tests.imports.conftest import EnvServer, start_server
+from tests.conftest import API_KEY, LiveServer
+from tests.imports.conftest import start_server
 from tests.imports.helpers import dense, namespaces, run_import, wait, write
 
 # Each small file is one batch, and the server sleeps this long after each batch.
@@ -41,13 +41,13 @@ def _until(index: Any, import_id: str, check: Any, timeout: float = 60) -> Any:
 
 
 @pytest.fixture
-def slow_server(tmp_path: Path) -> Iterator[EnvServer]:
+def slow_server(tmp_path: Path) -> Iterator[LiveServer]:
     live = start_server(tmp_path / "slow", {"SPRUCE_IMPORT_BATCH_DELAY": DELAY})
     yield live
     live.stop()
 
 
-def test_cancel_leaves_no_namespace(slow_server: EnvServer, tmp_path: Path) -> None:
+def test_cancel_leaves_no_namespace(slow_server: LiveServer, tmp_path: Path) -> None:
     pc = client(slow_server)
     index = make_index(pc, unique("cancel"), dimension=4)
     _many_files(tmp_path / "imp", {"a": 20, "b": 20})
@@ -67,7 +67,7 @@ def test_cancel_leaves_no_namespace(slow_server: EnvServer, tmp_path: Path) -> N
     assert index.describe_import(started.id).status == "Cancelled"
 
 
-def test_job_survives_kill_and_restart(slow_server: EnvServer, tmp_path: Path) -> None:
+def test_job_survives_kill_and_restart(slow_server: LiveServer, tmp_path: Path) -> None:
     pc = client(slow_server)
     name = unique("crash")
     index = make_index(pc, name, dimension=4)
@@ -91,7 +91,7 @@ def test_job_survives_kill_and_restart(slow_server: EnvServer, tmp_path: Path) -
     assert ids == sorted(f"b-{f}-{r}" for f in range(12) for r in range(3))
 
 
-def test_deleting_the_index_abandons_its_import(slow_server: EnvServer, tmp_path: Path) -> None:
+def test_deleting_the_index_abandons_its_import(slow_server: LiveServer, tmp_path: Path) -> None:
     pc = client(slow_server)
     name = unique("gone")
     index = make_index(pc, name, dimension=4)
@@ -107,7 +107,7 @@ def test_deleting_the_index_abandons_its_import(slow_server: EnvServer, tmp_path
         assert time.monotonic() < deadline, "the import never stopped"
         time.sleep(0.05)
     # The runner gave up at publishing: the deleted index's directory stays gone.
-    after = {p.name for p in indexes.iterdir()}
+    after = {p.name for p in indexes.iterdir() if not p.name.startswith(".")}  # .trash
     assert len(before - after) == 1 and after <= before
 
 
@@ -115,7 +115,7 @@ def test_deleting_the_index_abandons_its_import(slow_server: EnvServer, tmp_path
 
 
 @pytest.fixture(scope="module")
-def limits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EnvServer, int]]:
+def limits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, int]]:
     root = tmp_path_factory.mktemp("limits")
     write(root / "probe", {"ns": [dense(["a"])]})
     small = (root / "probe" / "ns" / "0.parquet").stat().st_size
@@ -130,7 +130,7 @@ def limits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EnvServer
     live.stop()
 
 
-def test_exceeds_system_limit(limits: tuple[EnvServer, int], tmp_path: Path) -> None:
+def test_exceeds_system_limit(limits: tuple[LiveServer, int], tmp_path: Path) -> None:
     live, small = limits
     pc = client(live)
     index = make_index(pc, unique("limits"), dimension=4)
@@ -164,7 +164,7 @@ def test_exceeds_system_limit(limits: tuple[EnvServer, int], tmp_path: Path) -> 
 # -- CLI --------------------------------------------------------------------------------------
 
 
-def _cli(server: EnvServer, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "spruce.cli", *args, "--url", server.url, "--api-key", API_KEY],
         capture_output=True,
@@ -173,7 +173,7 @@ def _cli(server: EnvServer, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_import(import_server: EnvServer, tmp_path: Path) -> None:
+def test_cli_import(import_server: LiveServer, tmp_path: Path) -> None:
     pc = client(import_server)
     name = unique("cli")
     index = make_index(pc, name, dimension=4)
@@ -203,7 +203,7 @@ def test_cli_import(import_server: EnvServer, tmp_path: Path) -> None:
     pc.delete_index(name)
 
 
-def test_cli_integrations(import_server: EnvServer) -> None:
+def test_cli_integrations(import_server: LiveServer) -> None:
     added = _cli(
         import_server,
         "integration",

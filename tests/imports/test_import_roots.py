@@ -13,7 +13,7 @@ import pytest
 
 from tests.api.helpers import client, make_index, unique
 from tests.conftest import API_KEY
-from tests.imports.conftest import EnvServer
+from tests.imports.conftest import LiveServer
 from tests.imports.helpers import dense, namespaces, run_import, write
 
 
@@ -27,12 +27,12 @@ def _refusal(uri: str) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def roots_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EnvServer, Path]]:
+def roots_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Path]]:
     """Allowed: DATA_DIR/import-sources (the default) and one ``--import-root``."""
     base = tmp_path_factory.mktemp("roots")
     named = base / "named-root"
     named.mkdir()
-    live = EnvServer(base / "data", env={"SPRUCE_IMPORT_ROOTS": ""})
+    live = LiveServer(base / "data", env={"SPRUCE_IMPORT_ROOTS": ""})
     live.extra = ["--import-root", str(named)]
     live.data_dir.mkdir(parents=True)
     live.start()
@@ -48,7 +48,7 @@ def _start(index: Any, uri: str) -> httpx.Response:
 
 
 def test_outside_the_roots_is_one_answer(
-    roots_server: tuple[EnvServer, Path], tmp_path: Path
+    roots_server: tuple[LiveServer, Path], tmp_path: Path
 ) -> None:
     live, _ = roots_server
     pc = client(live)
@@ -77,7 +77,7 @@ def test_outside_the_roots_is_one_answer(
     pc.delete_index(name)
 
 
-def test_allowed_roots_import(roots_server: tuple[EnvServer, Path], tmp_path: Path) -> None:
+def test_allowed_roots_import(roots_server: tuple[LiveServer, Path], tmp_path: Path) -> None:
     live, named = roots_server
     pc = client(live)
     name = unique("roots")
@@ -94,7 +94,7 @@ def test_allowed_roots_import(roots_server: tuple[EnvServer, Path], tmp_path: Pa
 
 
 def test_symlinks_out_of_a_root_are_refused(
-    roots_server: tuple[EnvServer, Path], tmp_path: Path
+    roots_server: tuple[LiveServer, Path], tmp_path: Path
 ) -> None:
     live, named = roots_server
     pc = client(live)
@@ -116,7 +116,7 @@ def test_symlinks_out_of_a_root_are_refused(
 
 
 def test_missing_directory_inside_a_root_fails_as_an_empty_prefix(
-    roots_server: tuple[EnvServer, Path],
+    roots_server: tuple[LiveServer, Path],
 ) -> None:
     live, named = roots_server
     pc = client(live)

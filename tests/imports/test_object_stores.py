@@ -11,7 +11,7 @@ import pytest
 from pinecone import Pinecone
 
 from tests.conftest import API_KEY
-from tests.imports.conftest import Emulators, EnvServer, IndexFactory
+from tests.imports.conftest import Emulators, IndexFactory, LiveServer
 from tests.imports.emulators import AZURITE_ACCOUNT, AZURITE_KEY
 from tests.imports.helpers import dense, namespaces, run_import, write
 
@@ -23,7 +23,7 @@ def bucket(prefix: str) -> str:
 
 
 def add_integration(
-    server: EnvServer, name: str, provider: str, credentials: dict[str, str]
+    server: LiveServer, name: str, provider: str, credentials: dict[str, str]
 ) -> dict[str, Any]:
     response = httpx.post(
         f"{server.url}/storage-integrations",
@@ -54,7 +54,7 @@ def test_s3_public_bucket(emulators: Emulators, new_index: IndexFactory) -> None
 
 
 def test_s3_with_integration_and_errors(
-    emulators: Emulators, import_server: EnvServer, new_index: IndexFactory
+    emulators: Emulators, import_server: LiveServer, new_index: IndexFactory
 ) -> None:
     fs = emulators.moto.filesystem()
     name = bucket("private")
@@ -106,7 +106,7 @@ def test_gcs_public_bucket(emulators: Emulators, new_index: IndexFactory) -> Non
 
 
 def test_azure_with_account_key(
-    emulators: Emulators, import_server: EnvServer, pc: Pinecone, new_index: IndexFactory
+    emulators: Emulators, import_server: LiveServer, pc: Pinecone, new_index: IndexFactory
 ) -> None:
     fs = emulators.azurite.filesystem()
     container = bucket("container")
@@ -131,7 +131,7 @@ def test_azure_with_account_key(
     assert namespaces(other) == {}
 
 
-def test_integrations_api(import_server: EnvServer, new_index: IndexFactory) -> None:
+def test_integrations_api(import_server: LiveServer, new_index: IndexFactory) -> None:
     headers = {"Api-Key": API_KEY}
     base = f"{import_server.url}/storage-integrations"
     found = add_integration(import_server, "gcs-token", "gcp", {"access_token": "ya29.x"})

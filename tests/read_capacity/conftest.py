@@ -7,7 +7,6 @@ rate-of-change windows, a small shard capacity. Replica processes are real (each
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,17 +25,8 @@ FAST = {"SPRUCE_RC_MODE_INTERVAL_S": "0", "SPRUCE_RC_SCALE_INTERVAL_S": "0"}
 
 def start(data_dir: Path, env: dict[str, str]) -> LiveServer:
     data_dir.mkdir(parents=True)
-    live = LiveServer(data_dir)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the server subprocess inherits it
-    try:
-        live.start()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    live = LiveServer(data_dir, env=env)
+    live.start()
     return live
 
 
