@@ -29,6 +29,7 @@ from spruce.service import (
     ControlPlane,
     DataPlane,
     DedicatedDataPlane,
+    DocumentIndexes,
     Imports,
     Inference,
     IntegratedIndexes,
@@ -120,6 +121,7 @@ def build(settings: Settings) -> Server:
         inference=inference,
         integrated=IntegratedIndexes(control, inference),
         text_records=TextRecords(data, inference),
+        documents=DocumentIndexes(control, registry),
         nodes=nodes,
     )
     importer = _importer(settings, catalog, data)

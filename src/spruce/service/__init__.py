@@ -15,6 +15,7 @@ from spruce.service.data_plane import (
     QueryResult,
     Stats,
 )
+from spruce.service.documents import DocumentIndexes
 from spruce.service.imports import Imports
 from spruce.service.inference import Inference
 from spruce.service.integrated import IntegratedIndexes
@@ -29,6 +30,7 @@ __all__ = [
     "ControlPlane",
     "DataPlane",
     "DedicatedDataPlane",
+    "DocumentIndexes",
     "Imports",
     "IndexRequest",
     "Inference",
@@ -57,6 +59,8 @@ class Services:
     inference: Inference | None = None
     integrated: IntegratedIndexes | None = None
     text_records: TextRecords | None = None
+    #: Document indexes (API 2026-07 typed schemas, ``index.documents``).
+    documents: DocumentIndexes | None = None
     #: Bulk import jobs and storage integrations (``spruce.imports``).
     imports: Imports | None = None
     #: Dedicated read nodes: replicas, shards, states (``service/read_capacity/nodes.py``).
