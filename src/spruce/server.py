@@ -30,6 +30,7 @@ from spruce.service import (
     DataPlane,
     DedicatedDataPlane,
     DocumentIndexes,
+    Documents,
     Imports,
     Inference,
     IntegratedIndexes,
@@ -122,6 +123,7 @@ def build(settings: Settings) -> Server:
         integrated=IntegratedIndexes(control, inference),
         text_records=TextRecords(data, inference),
         documents=DocumentIndexes(control, registry),
+        document_data=Documents(data, inference),
         nodes=nodes,
     )
     importer = _importer(settings, catalog, data)

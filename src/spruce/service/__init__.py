@@ -16,6 +16,7 @@ from spruce.service.data_plane import (
     Stats,
 )
 from spruce.service.documents import DocumentIndexes
+from spruce.service.documents.data import Documents
 from spruce.service.imports import Imports
 from spruce.service.inference import Inference
 from spruce.service.integrated import IntegratedIndexes
@@ -31,6 +32,7 @@ __all__ = [
     "DataPlane",
     "DedicatedDataPlane",
     "DocumentIndexes",
+    "Documents",
     "Imports",
     "IndexRequest",
     "Inference",
@@ -61,6 +63,7 @@ class Services:
     text_records: TextRecords | None = None
     #: Document indexes (API 2026-07 typed schemas, ``index.documents``).
     documents: DocumentIndexes | None = None
+    document_data: Documents | None = None
     #: Bulk import jobs and storage integrations (``spruce.imports``).
     imports: Imports | None = None
     #: Dedicated read nodes: replicas, shards, states (``service/read_capacity/nodes.py``).
