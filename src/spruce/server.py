@@ -31,6 +31,7 @@ from spruce.service import (
     DedicatedDataPlane,
     DocumentIndexes,
     Documents,
+    DocumentSearch,
     Imports,
     Inference,
     IntegratedIndexes,
@@ -124,6 +125,7 @@ def build(settings: Settings) -> Server:
         text_records=TextRecords(data, inference),
         documents=DocumentIndexes(control, registry),
         document_data=Documents(data, inference),
+        document_search=DocumentSearch(data, inference),
         nodes=nodes,
     )
     importer = _importer(settings, catalog, data)

@@ -17,6 +17,7 @@ from spruce.service.data_plane import (
 )
 from spruce.service.documents import DocumentIndexes
 from spruce.service.documents.data import Documents
+from spruce.service.documents.search import DocumentSearch
 from spruce.service.imports import Imports
 from spruce.service.inference import Inference
 from spruce.service.integrated import IntegratedIndexes
@@ -32,6 +33,7 @@ __all__ = [
     "DataPlane",
     "DedicatedDataPlane",
     "DocumentIndexes",
+    "DocumentSearch",
     "Documents",
     "Imports",
     "IndexRequest",
@@ -64,6 +66,7 @@ class Services:
     #: Document indexes (API 2026-07 typed schemas, ``index.documents``).
     documents: DocumentIndexes | None = None
     document_data: Documents | None = None
+    document_search: DocumentSearch | None = None
     #: Bulk import jobs and storage integrations (``spruce.imports``).
     imports: Imports | None = None
     #: Dedicated read nodes: replicas, shards, states (``service/read_capacity/nodes.py``).

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from spruce.api.rest.common import json_body, json_response, services
 from spruce.api.rest.inference import offload_model
 from spruce.api.rest.vectors import _index as resolve_index
+from spruce.api.rest.wire import score
 from spruce.errors import InvalidArgument, Unimplemented
 from spruce.service.documents.data import Documents, WriteResult
 
@@ -101,8 +102,27 @@ async def list_documents(request: Request) -> Response:
     return json_response(out, headers={_MAX_LSN: str(result.lsn)})
 
 
+async def search(request: Request) -> Response:
+    index = await resolve_index(request)
+    body = await json_body(request)
+    ns = _namespace(request)
+    found = services(request).document_search
+    if found is None:
+        raise Unimplemented("The documents API is not enabled on this server")
+    result = await offload_model(found.search, index, ns, body)
+    usage: dict[str, Any] = {"read_units": result.read_units}
+    if result.embed_tokens is not None:
+        usage["embed_total_tokens"] = result.embed_tokens
+    matches = [{**doc, "_score": score(s)} for doc, s in result.matches]
+    return json_response(
+        {"matches": matches, "namespace": ns, "usage": usage},
+        headers={_MAX_LSN: str(result.lsn)},
+    )
+
+
 _BASE = "/namespaces/{namespace:path}/documents"
 routes = [
+    Route(f"{_BASE}/search", search, methods=["POST"]),
     Route(f"{_BASE}/upsert", upsert, methods=["POST"]),
     Route(f"{_BASE}/update", update, methods=["POST"]),
     Route(f"{_BASE}/delete", delete, methods=["POST"]),
