@@ -289,9 +289,9 @@ BAD: list[tuple[dict[str, Any], str, int]] = [
         400,
     ),
     (
-        {"score_by": [{"type": "text", "fields": ["title"], "query": "x"}], "top_k": 1},
-        "not served yet",
-        501,
+        {"score_by": [{"type": "text", "fields": ["emb"], "query": "x"}], "top_k": 1},
+        "not a full-text search field",
+        400,
     ),
 ]
 

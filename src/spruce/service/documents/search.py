@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from spruce.catalog import IndexRow
-from spruce.errors import InvalidArgument, Unimplemented
+from spruce.engine.read.filters import Filter
+from spruce.errors import InvalidArgument
 from spruce.service.data_plane import DataPlane
 from spruce.service.documents.data import document_filter, include_list, schema_of
+from spruce.service.documents.fulltext import Snapshots, analyzers_of
+from spruce.service.documents.fulltext import top_k as top_k_text
+from spruce.service.documents.query_string import Node, parse, text_query
 from spruce.service.documents.records import document_json
 from spruce.service.documents.schema import DocumentSchema
 from spruce.service.inference import Inference
@@ -49,6 +53,7 @@ class DocumentSearch:
     def __init__(self, data: DataPlane, inference: Inference | None) -> None:
         self._data = data
         self._inference = inference
+        self._snapshots = Snapshots()
 
     def search(self, index: IndexRow, namespace: str, body: Mapping[str, Any]) -> SearchResult:
         schema = schema_of(index)
@@ -77,7 +82,7 @@ class DocumentSearch:
                 "in score_by"
             )
         if kinds[0] in _TEXT_CLAUSES:
-            raise Unimplemented("text and query_string scoring are not served yet")
+            return self._text_search(index, namespace, schema, clauses, parsed, top_k, include)
         query = self._vector_query(index, schema, clauses[0])
         ns = self._data.store(index).get(namespace, create=False)
         if ns is None:
@@ -106,6 +111,33 @@ class DocumentSearch:
             for m in found
         ]
         return SearchResult(matches, max(1, len(matches) // 10), query.tokens, ns.lsn)
+
+    def _text_search(
+        self,
+        index: IndexRow,
+        namespace: str,
+        schema: DocumentSchema,
+        clauses: list[Any],
+        parsed: Filter | None,
+        top_k: int,
+        include: list[str] | None,
+    ) -> SearchResult:
+        text_fields = schema.text_fields()
+        nodes = [_text_node(schema, text_fields, c, i) for i, c in enumerate(clauses)]
+        ns = self._data.store(index).get(namespace, create=False)
+        if ns is None:
+            return SearchResult([], 1, None, 0)
+        snapshot = self._snapshots.get((index.uid, namespace), ns, schema)
+        ranked = top_k_text(snapshot, nodes, parsed, top_k)
+        records = ns.fetch([i for i, _ in ranked]) if include != [] else {}
+        matches = [
+            (
+                document_json(schema, records[i], include) if i in records else {"_id": i},
+                s,
+            )
+            for i, s in ranked
+        ]
+        return SearchResult(matches, max(1, len(snapshot.ids) // 1000), None, snapshot.lsn)
 
     def _vector_query(
         self, index: IndexRow, schema: DocumentSchema, clause: Mapping[str, Any]
@@ -138,6 +170,36 @@ class DocumentSearch:
             return _Query(dense=out.dense[0], tokens=out.tokens)
         assert out.sparse is not None
         return _Query(sparse=out.sparse[0], tokens=out.tokens)
+
+
+def _text_node(
+    schema: DocumentSchema, text_fields: list[str], clause: Mapping[str, Any], at: int
+) -> Node:
+    query = clause.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidArgument(f"score_by[{at}].query must be a non-empty string")
+    if not text_fields:
+        raise InvalidArgument("The schema has no full-text search field to score by text")
+    if clause["type"] == "query_string":
+        if clause.get("field") is not None or clause.get("fields") is not None:
+            raise InvalidArgument(
+                f"score_by[{at}]: a query_string clause names its fields inside the query "
+                "(field:value), not in field or fields"
+            )
+        return parse(query, text_fields, analyzers_of(schema, text_fields))
+    names = clause.get("fields")
+    if names is None and isinstance(clause.get("field"), str):
+        names = [clause["field"]]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise InvalidArgument(f"score_by[{at}]: text scoring needs fields, a list of field names")
+    for name in names:
+        if name not in text_fields:
+            raise InvalidArgument(
+                f"score_by[{at}]: field {name!r} is not a full-text search field "
+                f"({', '.join(text_fields)})"
+            )
+    unique = list(dict.fromkeys(names))
+    return text_query(query, unique, analyzers_of(schema, unique))
 
 
 def _expect(ok: bool, name: str, kind: str) -> None:
