@@ -303,3 +303,14 @@ def test_documents_survive_restart_and_kill(fresh_server: LiveServer) -> None:
     fresh_server.restart()
     idx = client(fresh_server).index(host=pc.indexes.describe(name).host)
     assert _docs(idx.documents.fetch(namespace="n", ids=[d["_id"] for d in docs])) == expected
+
+
+def test_batch_upsert_splits_and_writes_everything(idx: Any) -> None:
+    ns = unique("batch")
+    docs = [{"_id": f"b{i:04d}", "emb": [1, i, 0], "n": i} for i in range(2500)]
+    result = idx.documents.batch_upsert(namespace=ns, documents=docs, batch_size=1000)
+    assert result.successful_item_count == 2500 and not result.has_errors
+    listed = [d.id for d in idx.documents.list(namespace=ns)]
+    assert listed == [d["_id"] for d in docs]
+    got = _docs(idx.documents.fetch(namespace=ns, ids=["b2499"]))
+    assert got == {"b2499": {"_id": "b2499", "emb": [1.0, 2499.0, 0.0], "n": 2499}}
