@@ -338,7 +338,9 @@ class Documents:
 
     def list(self, index: IndexRow, namespace: str, body: Mapping[str, Any]) -> ListResult:
         schema_of(index)
-        prefix = body.get("prefix") or ""
+        prefix = body.get("prefix", "")
+        if prefix is None:
+            prefix = ""
         if not isinstance(prefix, str):
             raise InvalidArgument("prefix must be a string")
         limit = body.get("limit", _LIST_LIMIT)
