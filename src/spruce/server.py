@@ -31,6 +31,9 @@ from spruce.service import (
     ControlPlane,
     DataPlane,
     DedicatedDataPlane,
+    DocumentIndexes,
+    Documents,
+    DocumentSearch,
     Imports,
     Inference,
     IntegratedIndexes,
@@ -129,6 +132,9 @@ def build(settings: Settings) -> Server:
         inference=inference,
         integrated=IntegratedIndexes(control, inference),
         text_records=TextRecords(data, inference),
+        documents=DocumentIndexes(control, registry),
+        document_data=Documents(data, inference),
+        document_search=DocumentSearch(data, inference),
         nodes=nodes,
     )
     importer = _importer(settings, catalog, data)

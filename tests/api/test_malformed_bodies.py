@@ -127,6 +127,23 @@ TEMPLATES: dict[tuple[str, str], Any] = {
         "query": {"inputs": {"text": "hello"}, "top_k": 2},
         "fields": ["t"],
     },
+    ("POST", "/namespaces/{namespace:path}/documents/upsert"): {
+        "documents": [{"_id": "fuzz", "emb": [1.0, 2.0, 3.0], "title": "hello"}]
+    },
+    ("POST", "/namespaces/{namespace:path}/documents/fetch"): {
+        "ids": ["keep"],
+        "include_fields": ["title"],
+    },
+    ("POST", "/namespaces/{namespace:path}/documents/search"): {
+        "score_by": [{"type": "dense_vector", "field": "emb", "values": [1.0, 2.0, 3.0]}],
+        "top_k": 2,
+        "include_fields": ["title"],
+    },
+    ("POST", "/namespaces/{namespace:path}/documents/list"): {"prefix": "k", "limit": 5},
+    ("POST", "/namespaces/{namespace:path}/documents/update"): {
+        "documents": [{"_id": "keep", "title": "updated"}]
+    },
+    ("POST", "/namespaces/{namespace:path}/documents/delete"): {"ids": ["fuzz-missing"]},
     ("POST", "/collections"): {"name": "c", "source": "fuzz-dense"},
     ("POST", "/collections/{name}"): {},
     ("PUT", "/collections/{name}"): {},
@@ -256,6 +273,8 @@ class Target:
     text: str
     text_host: str
     project: str
+    docs: str
+    docs_host: str
     #: One keep-alive connection: a new one per request costs ten times the request.
     http: httpx.Client
 
@@ -277,6 +296,8 @@ class Target:
         if not route.data_plane:
             return f"{self.server.url}{path}"
         host = self.text_host if path.startswith("/records/") else self.dense_host
+        if "/documents/" in path:
+            host = self.docs_host
         return f"{host}{path}"
 
     def state(self) -> Any:
@@ -297,6 +318,12 @@ class Target:
             params={"ids": ["keep", "fuzz"], "namespace": "ns"},
         ).json()
         out.append(fetched["vectors"])
+        documents = http.post(
+            f"{self.docs_host}/namespaces/ns/documents/fetch",
+            headers=H,
+            json={"ids": ["keep", "fuzz"]},
+        ).json()
+        out.append(documents["documents"])
         out[0]["indexes"].sort(key=lambda i: i["name"])
         return out
 
@@ -320,10 +347,25 @@ def target(server: LiveServer) -> Iterator[Target]:
     pc.Index(host=text_host).upsert_records(namespace="ns", records=[{"_id": "k", "t": "kept"}])
     dense_host = str(index.host)
     project = dense_host.split("/data/")[1].split("/")[0]
+    docs = unique("fuzz-docs")
+    pc.indexes.create(
+        name=docs,
+        schema={
+            "fields": {
+                "emb": {"type": "dense_vector", "dimension": 3, "metric": "dotproduct"},
+                "title": {"type": "string", "full_text_search": {}},
+            }
+        },
+    )
+    docs_host = str(pc.indexes.describe(docs).host)
+    pc.index(host=docs_host).documents.upsert(
+        namespace="ns", documents=[{"_id": "keep", "emb": [1, 2, 3], "title": "kept"}]
+    )
     with httpx.Client() as http:
-        yield Target(server, dense, dense_host, text, text_host, project, http)
+        yield Target(server, dense, dense_host, text, text_host, project, docs, docs_host, http)
     pc.delete_index(dense)
     pc.delete_index(text)
+    pc.delete_index(docs)
 
 
 def _check_error(route: BodyRoute, response: httpx.Response) -> None:

@@ -15,6 +15,9 @@ from spruce.service.data_plane import (
     QueryResult,
     Stats,
 )
+from spruce.service.documents import DocumentIndexes
+from spruce.service.documents.data import Documents
+from spruce.service.documents.search import DocumentSearch
 from spruce.service.imports import Imports
 from spruce.service.inference import Inference
 from spruce.service.integrated import IntegratedIndexes
@@ -29,6 +32,9 @@ __all__ = [
     "ControlPlane",
     "DataPlane",
     "DedicatedDataPlane",
+    "DocumentIndexes",
+    "DocumentSearch",
+    "Documents",
     "Imports",
     "IndexRequest",
     "Inference",
@@ -57,6 +63,10 @@ class Services:
     inference: Inference | None = None
     integrated: IntegratedIndexes | None = None
     text_records: TextRecords | None = None
+    #: Document indexes (API 2026-07 typed schemas, ``index.documents``).
+    documents: DocumentIndexes | None = None
+    document_data: Documents | None = None
+    document_search: DocumentSearch | None = None
     #: Bulk import jobs and storage integrations (``spruce.imports``).
     imports: Imports | None = None
     #: Dedicated read nodes: replicas, shards, states (``service/read_capacity/nodes.py``).

@@ -30,6 +30,7 @@ __all__ = [
     "IndexRequest",
     "ModelIndexBody",
     "check_choice",
+    "convert",
     "decode_configure",
     "decode_create",
     "decode_create_for_model",
@@ -68,6 +69,8 @@ class IndexRequest:
     region: str = "us-east-1"
     read_capacity: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: A document index's ``schema.fields`` as sent (``service.documents`` checks them).
+    documents: dict[str, Any] | None = None
 
 
 @dataclass
@@ -122,11 +125,16 @@ def _message(text: str, at: str) -> str:
     return f"Invalid value for {path}: {detail}" if path else f"Invalid request body: {detail}"
 
 
-def _convert(raw: object, cls: type[T], at: str = "") -> T:
+def convert(raw: object, cls: type[T], at: str = "") -> T:
+    """``raw`` as ``cls``; InvalidArgument names the field (``at`` + its path) if it
+    does not fit."""
     try:
         return msgspec.convert(raw, type=cls)
     except msgspec.ValidationError as exc:
         raise InvalidArgument(_message(str(exc), at)) from None
+
+
+_convert = convert
 
 
 class _Struct(msgspec.Struct, kw_only=True):
@@ -262,19 +270,19 @@ def _create_2026(body: Mapping[str, Any]) -> IndexRequest:
     )
     fields = req.schema.fields
     if not fields:
-        raise InvalidArgument("schema.fields must name at least one vector field")
-    unknown = sorted(set(fields) - {DENSE_FIELD, SPARSE_FIELD})
-    if unknown:
-        raise InvalidArgument(
-            f"Unsupported schema fields {unknown}: this server supports the vector fields "
-            f"{DENSE_FIELD!r} and {SPARSE_FIELD!r}"
-        )
+        raise InvalidArgument("schema.fields must declare at least one field")
     out = IndexRequest(
         name=req.name,
         deletion_protection=req.deletion_protection,
         tags=req.tags,
         read_capacity=req.read_capacity,
     )
+    if set(fields) - {DENSE_FIELD, SPARSE_FIELD}:
+        # Any named field makes a document index; only the legacy reserved names (what
+        # SDK 10 sends for dimension=/vector_type=) make a vector index.
+        out.documents = fields
+        _deploy(out, req.deployment)
+        return out
     at = "schema.fields."
     sparse = None
     if SPARSE_FIELD in fields:
@@ -293,7 +301,12 @@ def _create_2026(body: Mapping[str, Any]) -> IndexRequest:
             if (dense.metric or "").lower() != "dotproduct":
                 raise InvalidArgument(SPARSE_NOT_SUPPORTED)
             out.extra[HYBRID] = True
-    deployment = req.deployment or _Deployment()
+    _deploy(out, req.deployment)
+    return out
+
+
+def _deploy(out: IndexRequest, given: _Deployment | None) -> None:
+    deployment = given or _Deployment()
     if deployment.deployment_type == "pod":
         raise InvalidArgument(_POD)
     if deployment.deployment_type == "byoc":
@@ -301,7 +314,6 @@ def _create_2026(body: Mapping[str, Any]) -> IndexRequest:
     check_choice("deployment.deployment_type", deployment.deployment_type, ("managed",))
     out.cloud = _cloud(deployment.cloud, "deployment.cloud")
     out.region = _region(deployment.region, "deployment.region")
-    return out
 
 
 class _ConfigureServerless(_Struct):

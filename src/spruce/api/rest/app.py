@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from spruce.api.rest import (
     admin,
+    documents,
     imports,
     indexes,
     inference,
@@ -116,7 +117,7 @@ def build_app(
             *(operations.routes if metrics is not None else []),
             Mount(
                 "/data/{project}/{index}",
-                routes=[*vectors.routes, *records.routes, *imports.routes],
+                routes=[*documents.routes, *vectors.routes, *records.routes, *imports.routes],
             ),
             *extra_routes,
             *faults,

@@ -26,7 +26,12 @@ async def create_index(request: Request) -> Response:
     svc = services(request)
     owner = project(request)
     req = decode_create(await json_body(request))
-    row = await offload(svc.control.create, owner, req)
+    if req.documents is not None:
+        if svc.documents is None:
+            raise Unimplemented("Document indexes are not enabled on this server")
+        row = await offload(svc.documents.create, owner, req)
+    else:
+        row = await offload(svc.control.create, owner, req)
     return json_response(index_json(row, svc.public_base), status=201)
 
 
@@ -51,7 +56,10 @@ async def configure_index(request: Request) -> Response:
     owner = project(request)
     body = decode_configure(await json_body(request))
     embed = None
-    if body.embed is not None or body.schema is not None:
+    documents = svc.documents is not None and await offload(
+        svc.documents.check_configure, owner, request.path_params["name"], body.schema
+    )
+    if not documents and (body.embed is not None or body.schema is not None):
         if svc.integrated is None:
             raise Unimplemented(_NO_INTEGRATED)
         embed = await offload(

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from spruce.api.rest.embed_wire import embed_json, semantic_text_fields
 from spruce.catalog import IndexRow
+from spruce.service.documents.control import DOCUMENTS as _DOCUMENTS
 from spruce.service.index_body import DENSE_FIELD as _DENSE_FIELD
 from spruce.service.index_body import HYBRID as _HYBRID
 from spruce.service.index_body import SPARSE_FIELD as _SPARSE_FIELD
@@ -34,8 +35,11 @@ def data_host(base: str, row: IndexRow) -> str:
 
 def index_json(row: IndexRow, base: str) -> dict[str, Any]:
     spec = row.spec
-    if row.vector_type == "sparse":
-        fields: dict[str, Any] = {_SPARSE_FIELD: {"type": "sparse_vector"}}
+    documents = spec.get(_DOCUMENTS)
+    if documents is not None:
+        fields: dict[str, Any] = dict(documents["fields"])
+    elif row.vector_type == "sparse":
+        fields = {_SPARSE_FIELD: {"type": "sparse_vector"}}
     else:
         fields = {
             _DENSE_FIELD: {

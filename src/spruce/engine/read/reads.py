@@ -92,11 +92,14 @@ class SnapshotReader:
             raise InvalidArgument("top_k must be a positive integer")
         if vector is None and sparse is None:
             raise InvalidArgument("a query needs a dense vector, sparse values or both")
-        if sparse is not None and self._metric != "dotproduct":
+        if sparse is not None and vector is not None and self._metric != "dotproduct":
             raise InvalidArgument("sparse values can only be queried with the dotproduct metric")
         q = None if vector is None else validate.check_dense(vector, self._dimension, "query")
         qs = None if sparse is None else validate.check_sparse(sparse, "query")
-        spec = QuerySpec.build(self._metric, top_k, q, qs)
+        # Sparse values alone are scored by dot product whatever the dense metric (a
+        # document index's sparse slot beside a cosine dense slot, docs/DOCUMENTS.md).
+        metric = self._metric if q is not None else "dotproduct"
+        spec = QuerySpec.build(metric, top_k, q, qs)
         allowed = self._read_snapshot().allowed(filter, partition)
         sources = [src for src, _ in allowed]
         tuning = self._options.search
