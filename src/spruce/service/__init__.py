@@ -6,15 +6,7 @@ from dataclasses import dataclass
 
 from spruce.service.auth import Auth
 from spruce.service.control_plane import ControlPlane, IndexRequest
-from spruce.service.data_plane import (
-    DataPlane,
-    FetchPage,
-    ListPage,
-    NamespaceInfo,
-    NamespacePage,
-    QueryResult,
-    Stats,
-)
+from spruce.service.data_plane import DataPlane, FetchPage, ListPage, QueryResult
 from spruce.service.documents import DocumentIndexes
 from spruce.service.documents.data import Documents
 from spruce.service.documents.search import DocumentSearch
@@ -24,6 +16,7 @@ from spruce.service.integrated import IntegratedIndexes
 from spruce.service.read_capacity.nodes import ReadNodes
 from spruce.service.read_capacity.routing import DedicatedDataPlane
 from spruce.service.read_capacity.spec import CapacitySettings
+from spruce.service.storage import NamespaceInfo, NamespacePage, Stats
 from spruce.service.text_records import TextRecords
 
 __all__ = [

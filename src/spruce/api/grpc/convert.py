@@ -13,7 +13,7 @@ import numpy as np
 from google.protobuf import struct_pb2
 
 from spruce.api.grpc.proto import db_data_2025_10_pb2 as pb
-from spruce.service.data_plane import NamespaceInfo
+from spruce.service.storage import NamespaceInfo
 from spruce.types import Match, Record, SparseVector
 
 __all__ = [

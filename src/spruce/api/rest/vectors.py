@@ -12,8 +12,8 @@ from spruce.api.rest.common import json_body, json_response, offload, project, s
 from spruce.api.rest.wire import match_json, record_json
 from spruce.catalog import IndexRow
 from spruce.errors import InvalidArgument, NotFound
-from spruce.service.data_plane import NamespaceInfo
 from spruce.service.records import namespace_name
+from spruce.service.storage import NamespaceInfo
 
 __all__ = ["routes"]
 

@@ -14,6 +14,9 @@ plus live flags. Readers keep the ``Segment`` of their snapshot; the writer repl
 with a copy (``with_live``) when it deletes rows, so a snapshot never changes under a
 reader. The core's ``dead_lsn`` records which LSN killed each row (0: live), which lets a
 flush persist exactly the deletions up to its LSN while later writes go on.
+
+Over 400 lines on purpose: the segment's files are written and read (and verified) here
+only, so its format (FORMAT.md) has one owner.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ Typing follows Pinecone: booleans are never numbers (``True`` does not equal
 ``1``), ints and floats compare by value (``1 == 1.0``), and values of
 different types never match. A missing field (or a ``None`` value, which
 Pinecone never stores) matches only ``$ne``, ``$nin`` and ``$exists: false``.
+
+Over 400 lines on purpose: the parser and the evaluator of each operator sit together,
+so the language is defined in one place.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ returned, so the caller's merge can break ties by id as one global sort would.
 
 The memtable has no file: a view of it is scored by brute force over its rows' CSR
 until it has been queried twice, then gets an in-memory index (``ViewIndex``).
+
+Over 400 lines on purpose: the file format, its reader and the MaxScore search that
+walks it change together (FORMAT.md), and splitting them would spread one format.
 """
 
 from __future__ import annotations

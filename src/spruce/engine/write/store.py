@@ -10,6 +10,9 @@ namespace's ``COUNT`` file (``count``), so listing them with counts opens none e
 
 A namespace directory is built under a temporary dot-name and renamed into place, so it
 either exists complete or not at all; dropping renames it away first for the same reason.
+
+Over 400 lines on purpose: one lock guards the open set, creation, adoption and drops,
+and the rules that need it read best beside each other.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ parameters, and ``store_text``. The rules are the ones the pinned SDK documents
 (``pinecone/models/indexes/schema.py``): only search fields are declared, one dense
 slot and one sparse slot, ``ngram`` not with ``stemming``/``stop_words``,
 ``stop_words`` needs ``stemming`` and a language that has a stop word list.
+
+Over 400 lines on purpose: one decoder per field type, each with Pinecone's messages,
+mirroring the SDK's schema.py one to one.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from spruce.engine.read.partition import shard_of
 from spruce.engine.read.terms import TermsAll
 from spruce.engine.write.namespace import Namespace
 from spruce.errors import FailedPrecondition
-from spruce.service.data_plane import DataPlane, NamespaceInfo, Stats
+from spruce.service.data_plane import DataPlane
 from spruce.service.handle import NamespaceHandle
 from spruce.service.read_capacity.nodes import ReadNodes
 from spruce.service.read_capacity.protocol import (
@@ -41,6 +41,7 @@ from spruce.service.read_capacity.protocol import (
     from_wire,
 )
 from spruce.service.read_capacity.replicas import ReplicaSet
+from spruce.service.storage import NamespaceInfo, Stats
 from spruce.types import Match, Metadata, Record, SparseVector, Vector
 
 __all__ = ["DedicatedDataPlane"]
