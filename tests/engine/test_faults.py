@@ -232,16 +232,20 @@ class FaultMachine(RuleBasedStateMachine):
         ids = IDS[:n]
         fs = FaultFS(at)
         with use_filesystem(fs):
-            builder = NamespaceBuilder(built, dimension=DIM, metric="cosine", segment_rows=2)
-            try:
-                vectors = np.array([[k + 1.0, 1.0, 2.0, 3.0] for k in range(n)], np.float32)
-                builder.add(ids, vectors, None, [f'{{"k": {k}}}' for k in range(n)])
-                builder.finish()
+            ok = False
+            try:  # a builder that cannot start removes what it made itself
+                builder = NamespaceBuilder(built, dimension=DIM, metric="cosine", segment_rows=2)
             except Exception:
-                builder.abort()
-                ok = False
-            else:
-                ok = True
+                builder = None
+            if builder is not None:
+                try:
+                    vectors = np.array([[k + 1.0, 1.0, 2.0, 3.0] for k in range(n)], np.float32)
+                    builder.add(ids, vectors, None, [f'{{"k": {k}}}' for k in range(n)])
+                    builder.finish()
+                except Exception:
+                    builder.abort()
+                else:
+                    ok = True
         if ok:
             shutil.rmtree(self.path)
             os.rename(built, self.path)

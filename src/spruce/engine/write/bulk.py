@@ -55,7 +55,11 @@ class NamespaceBuilder:
             raise InvalidArgument("segment_rows must be positive")
         self.directory = directory
         self._layout = Layout(directory)
-        self._layout.ensure()
+        try:
+            self._layout.ensure()
+        except BaseException:
+            remove_tree(directory)  # a builder that could not start leaves nothing behind
+            raise
         self._dimension = dimension
         self._metric = metric
         self._segment_rows = segment_rows

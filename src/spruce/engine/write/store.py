@@ -137,7 +137,8 @@ class IndexStore:
         # every request, only after ``_RETRY_DAMAGED_S`` (time to repair it by hand).
         self._damaged: dict[str, tuple[float, Corruption]] = {}
         if not root.is_dir():
-            root.mkdir(parents=True)
+            # exist_ok: the control plane creates the directory on its own thread too.
+            root.mkdir(parents=True, exist_ok=True)
             fsync_dir(root.parent)
         # Leftovers of a create or drop that a crash interrupted.
         for entry in os.scandir(root):
