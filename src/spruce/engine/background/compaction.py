@@ -34,7 +34,7 @@ from spruce.engine.options import EngineOptions
 from spruce.engine.read.ann import BuildCancelled, HnswIndex
 from spruce.engine.read.metaindex import MetaIndex
 
-__all__ = ["Merged", "Plan", "build", "plan"]
+__all__ = ["Merged", "Plan", "build", "plan", "urgent"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,12 @@ def plan(
         if rest >= options.absorb_fraction * big.size:
             return Plan(tuple(indexed), big)
     return None
+
+
+def urgent(the_plan: Plan, options: EngineOptions) -> bool:
+    """The plan puts into a graph at least ``hnsw_min_rows`` rows that queries now scan
+    exactly: it runs at normal priority (``workers``), the rest at nice 10."""
+    return sum(c.size for c in the_plan.inputs if c.ann is None) >= options.hnsw_min_rows
 
 
 def _with_base(cores: list[SegmentCore], options: EngineOptions) -> Plan:
