@@ -55,7 +55,7 @@ def test_lowering_never_raises_priority() -> None:
 def test_graphs_over_scanned_rows_build_at_normal_priority(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Small merges run niced; a plan that indexes ``hnsw_min_rows`` exactly-scanned rows
+    """Small merges run niced; a plan that puts exactly-scanned rows into a graph
     moves to the urgent lane, at the process's own priority (issue: graphs starved)."""
     builds: list[tuple[str, int, bool]] = []
     real_build = compaction.build

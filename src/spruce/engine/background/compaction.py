@@ -90,9 +90,14 @@ def plan(
 
 
 def urgent(the_plan: Plan, options: EngineOptions) -> bool:
-    """The plan puts into a graph at least ``hnsw_min_rows`` rows that queries now scan
-    exactly: it runs at normal priority (``workers``), the rest at nice 10."""
-    return sum(c.size for c in the_plan.inputs if c.ann is None) >= options.hnsw_min_rows
+    """The plan puts into a graph rows that queries now scan exactly: it runs at normal
+    priority (``workers``). Merges of small segments into a small one, and rebuilds of
+    indexed segments for their deleted rows, stay at nice 10."""
+    exact = sum(c.size for c in the_plan.inputs if c.ann is None)
+    graph = (
+        the_plan.base is not None or sum(c.size for c in the_plan.inputs) >= options.hnsw_min_rows
+    )
+    return exact > 0 and graph
 
 
 def _with_base(cores: list[SegmentCore], options: EngineOptions) -> Plan:
