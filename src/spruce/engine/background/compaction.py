@@ -34,7 +34,7 @@ from spruce.engine.options import EngineOptions
 from spruce.engine.read.ann import BuildCancelled, HnswIndex
 from spruce.engine.read.metaindex import MetaIndex
 
-__all__ = ["Merged", "Plan", "build", "plan"]
+__all__ = ["Merged", "Plan", "build", "plan", "urgent"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,17 @@ def plan(
         if rest >= options.absorb_fraction * big.size:
             return Plan(tuple(indexed), big)
     return None
+
+
+def urgent(the_plan: Plan, options: EngineOptions) -> bool:
+    """The plan puts into a graph rows that queries now scan exactly: it runs at normal
+    priority (``workers``). Merges of small segments into a small one, and rebuilds of
+    indexed segments for their deleted rows, stay at nice 10."""
+    exact = sum(c.size for c in the_plan.inputs if c.ann is None)
+    graph = (
+        the_plan.base is not None or sum(c.size for c in the_plan.inputs) >= options.hnsw_min_rows
+    )
+    return exact > 0 and graph
 
 
 def _with_base(cores: list[SegmentCore], options: EngineOptions) -> Plan:

@@ -6,8 +6,9 @@ point (docs/FORMAT.md). It is a mixin so that both halves share one lock set and
 working state; the attributes it declares are set by ``Namespace.__init__``.
 
 Scheduling: a full memtable is frozen by the writer and flushed on the ``FLUSHER``
-thread; every flush queues a compaction on ``COMPACTOR`` (nice 10, see
-background.py), and once writes stop for ``idle_compact_s`` a full compaction merges
+thread; every flush queues a compaction on ``COMPACTOR`` (nice 10, or its normal-
+priority lane for a graph over rows queries scan exactly, see
+workers.py), and once writes stop for ``idle_compact_s`` a full compaction merges
 everything into one segment, so a quiet namespace is one graph to search. A writer
 waits (backpressure) only when more than ``max_frozen`` memtables wait for a flush.
 Lock order: flush/compaction mutex, then ``_publish_lock`` (manifest writes), then
@@ -282,28 +283,40 @@ class Upkeep:
             return
         COMPACTOR.submit((self, "full"), self._background_full_compact)
 
-    def _background_full_compact(self) -> None:
+    def _background_full_compact(self, urgent: bool = False) -> None:
         if self._closed is not None:
             return
         try:
             self.flush()  # the memtable too: after this, everything is in one segment
-            self._run_compaction(full=True)
+            self._run_compaction(full=True, lane=None if urgent else "full")
         except Exception:
             if not self._closed_cleanly():
                 log.exception("idle compaction of %s failed", self._layout.root)
 
-    def _background_compact(self) -> None:
+    def _background_compact(self, urgent: bool = False) -> None:
         try:
-            self._run_compaction(full=False)
+            self._run_compaction(full=False, lane=None if urgent else "partial")
         except Exception:
             if not self._closed_cleanly():
                 log.exception("background compaction of %s failed", self._layout.root)
+
+    def _hand_to_urgent_lane(self, lane: str) -> None:
+        """Rerun this job on the normal-priority compactor thread (``workers``)."""
+        if lane == "full":
+            COMPACTOR.submit(
+                (self, "full"), lambda: self._background_full_compact(True), urgent=True
+            )
+        else:
+            COMPACTOR.submit(self, lambda: self._background_compact(True), urgent=True)
 
     def _closed_cleanly(self) -> bool:
         """Closed (not failed) meanwhile: a background job racing ``close`` just stops."""
         return self._closed is not None and not self.failed
 
-    def _run_compaction(self, *, full: bool) -> None:
+    def _run_compaction(self, *, full: bool, lane: str | None = None) -> None:
+        """Merge until the policy has nothing left to do. ``lane`` names the low-priority
+        job this runs in (None: in the caller's thread or the urgent lane); a plan that is
+        ``compaction.urgent`` is handed to the urgent lane instead of built there."""
         with self._compact_mutex:
             while True:
                 with self._lock:
@@ -313,6 +326,9 @@ class Upkeep:
                     flushed = self._flushed_lsn
                 the_plan = compaction.plan(cores, self._options, full=full)
                 if the_plan is None:
+                    return
+                if lane is not None and compaction.urgent(the_plan, self._options):
+                    self._hand_to_urgent_lane(lane)
                     return
                 merged = compaction.build(
                     self._layout,

@@ -7,6 +7,11 @@ the flushes that keep ingest going. A job submitted again while still queued run
 The compactor runs at a lower CPU priority (a higher nice value, on this thread only):
 when requests and graph builds compete for the cores, requests win, and the graphs
 catch up when the requests stop, as RocksDB does with its low-priority compaction pool.
+Except for urgent jobs: a graph over rows that queries now scan exactly goes to a second
+compactor thread at normal priority (``submit(..., urgent=True)``), because on a machine
+busy with other processes a nice-10 build starves (minutes instead of seconds) and every
+query meanwhile is an exact scan. Two threads rather than one whose priority moves,
+because an unprivileged thread can raise its nice value but never lower it again.
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ def lower_thread_priority(niceness: int) -> None:
         pass
 
 
-class Worker:
+class _Lane:
+    """One thread and its queue."""
+
     def __init__(self, name: str, niceness: int = 0) -> None:
         self.name = name
         self._niceness = niceness
@@ -50,10 +57,17 @@ class Worker:
             if key in self._pending:
                 return
             self._pending.add(key)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread.start()
+            self._start()
         self._queue.put((key, job))
+
+    def start(self) -> None:
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
         if self._niceness:
@@ -106,6 +120,23 @@ class Timers:
                 pending[1]()
             except Exception:
                 log.exception("timer %r failed", key)
+
+
+class Worker:
+    """A background lane, plus an urgent lane at normal priority when ``niceness`` > 0."""
+
+    def __init__(self, name: str, niceness: int = 0) -> None:
+        self.name = name
+        self._lane = _Lane(name, niceness)
+        self._urgent = _Lane(f"{name}-urgent") if niceness > 0 else self._lane
+
+    def submit(self, key: Hashable, job: Callable[[], None], *, urgent: bool = False) -> None:
+        """Queue ``job`` unless ``key`` is already queued in that lane."""
+        if not urgent:
+            # A thread inherits its creator's nice value: the urgent lane's thread is
+            # started here, by a normal-priority submitter, not by a niced job handing off.
+            self._urgent.start()
+        (self._urgent if urgent else self._lane).submit(key, job)
 
 
 TIMERS = Timers()
