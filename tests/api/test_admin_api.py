@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 from pinecone import Admin
-from pinecone.errors import ApiError, ForbiddenError, NotFoundError
+from pinecone.errors import ApiError, ForbiddenError, NotFoundError, PineconeError
 
 from tests.api.helpers import client, unique
 from tests.conftest import API_KEY, LiveServer
+from tests.grpc.helpers import grpc_client
 
 DATA = {"dimension": 2, "metric": "cosine"}
 
@@ -245,3 +246,22 @@ def test_audit_log_and_restart(admin_server: LiveServer, creds: tuple[str, str])
     assert [e["id"] for e in mine["data"]] == [e["id"] for e in entries]
     bad = httpx.get(f"{admin_server.url}/admin/audit-log?limit=0", headers=bearer)
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_ARGUMENT"
+
+
+def test_grpc_enforces_data_plane_roles(admin_server: LiveServer, creds: tuple[str, str]) -> None:
+    admin = _admin(admin_server, creds)
+    default = next(p for p in admin.projects.list() if p.name == "default")
+    name = unique("grpc-roles")
+    rest = client(admin_server)
+    rest.indexes.create(
+        name=name, spec={"serverless": {"cloud": "aws", "region": "us-east-1"}}, **DATA
+    )
+    host = rest.indexes.describe(name).host
+    viewer = admin.api_keys.create(project_id=default.id, name="gv", roles=["DataPlaneViewer"])
+    index = grpc_client(admin_server, api_key=viewer.value).Index(host=host)
+    assert index.describe_index_stats().total_vector_count == 0
+    with pytest.raises(PineconeError) as raised:
+        index.upsert(vectors=[("a", [1.0, 0.0])])
+    assert "(DataPlaneViewer) do not allow writes to the data plane" in str(raised.value)
+    admin.api_keys.delete(api_key_id=viewer.key.id)
+    rest.indexes.delete(name)
