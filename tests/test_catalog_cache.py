@@ -22,7 +22,7 @@ def test_key_lookups_follow_creates_and_deletes(catalog: Catalog) -> None:
     catalog.add_key(project, "k1")
     assert catalog.project_for_key("k1") == project  # ...and dropped by the write
     keys = KeyCatalog(catalog)
-    row = keys.insert(project, "k2", "second")
+    row = keys.insert(project, "k2", "second", ("ProjectEditor",))
     assert catalog.project_for_key("k2") == project
     assert catalog.project_for_key("k2") == project  # from the cache
     assert keys.delete(project, row.id)

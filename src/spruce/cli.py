@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
         "is always allowed)",
     )
     import_cli.add_verbs(verbs)
+    admin = verbs.add_parser("admin", help="admin credentials (docs/OPERATIONS.md, Admin API)")
+    admin_verbs = admin.add_subparsers(dest="admin_verb", required=True)
+    credential = admin_verbs.add_parser(
+        "create-credential", help="print a new client id and secret for pinecone.Admin"
+    )
+    credential.add_argument("--data-dir", type=Path, help="the server's data dir (default ./data)")
+    credential.add_argument("--name", default="admin", help="a label for the credential")
     cost = verbs.add_parser(
         "cost-estimate", help="monthly read cost of dedicated read nodes (docs/READ_CAPACITY.md)"
     )
@@ -79,10 +86,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _create_credential(data_dir: Path, name: str) -> int:
+    """Writes the catalog directly (SQLite lets a running server share it)."""
+    from spruce.catalog import Catalog
+    from spruce.catalog.admin import AdminCatalog
+
+    catalog = Catalog(data_dir / "catalog.sqlite3")
+    try:
+        row, secret = AdminCatalog(catalog).create_credential(name)
+    finally:
+        catalog.close()
+    print(f"PINECONE_CLIENT_ID={row.client_id}")
+    print(f"PINECONE_CLIENT_SECRET={secret}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.verb in import_cli.VERBS:
         raise SystemExit(import_cli.run(args))
+    if args.verb == "admin":
+        raise SystemExit(_create_credential(args.data_dir or Settings().data_dir, args.name))
     if args.verb == "cost-estimate":
         from spruce.service.read_capacity.spec import cost_report
 

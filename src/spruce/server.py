@@ -26,6 +26,7 @@ from spruce.embeddings import Registry, parse_aliases
 from spruce.imports import ImportLimits, ImportRunner, ObjectStores, RunnerConfig
 from spruce.metrics import Metrics
 from spruce.service import (
+    AdminOps,
     Auth,
     CapacitySettings,
     ControlPlane,
@@ -136,6 +137,7 @@ def build(settings: Settings) -> Server:
         document_data=Documents(data, inference),
         document_search=DocumentSearch(data, inference),
         nodes=nodes,
+        admin=AdminOps(catalog, auth),
     )
     importer = _importer(settings, catalog, data)
     services.imports = Imports(importer.jobs, importer)

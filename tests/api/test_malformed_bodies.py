@@ -71,6 +71,19 @@ TEMPLATES: dict[tuple[str, str], Any] = {
         "name": "fuzz-key",
         "roles": ["ProjectEditor"],
     },
+    ("POST", "/admin/projects"): {"name": "fuzz-project", "max_pods": 1},
+    ("PATCH", "/admin/projects/{project}"): {
+        "name": "fuzz-project",
+        "max_pods": 1,
+        "force_encryption_with_cmek": False,
+    },
+    ("PATCH", "/admin/api-keys/{key}"): {"name": "fuzz-key", "roles": ["ProjectViewer"]},
+    ("POST", "/oauth/token"): {
+        "client_id": "fuzz",
+        "client_secret": "fuzz",
+        "grant_type": "client_credentials",
+        "audience": "https://api.pinecone.io/",
+    },
     ("POST", "/embed"): {
         "model": MODEL,
         "inputs": [{"text": "hello"}],
@@ -373,6 +386,9 @@ def _check_error(route: BodyRoute, response: httpx.Response) -> None:
     unserved = route.path.startswith(UNSERVED)
     assert 400 <= status < 500 or (unserved and status == 501), (status, response.text)
     body = response.json()
+    if route.path == "/oauth/token":  # OAuth 2's error shape (RFC 6749), what the SDK reads
+        assert set(body) == {"error", "error_description"} and body["error_description"]
+        return
     message = body["error"]["message"] if not route.data_plane else body["message"]
     assert isinstance(message, str) and message
     if route.data_plane:

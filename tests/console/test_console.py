@@ -19,6 +19,7 @@ import pytest
 from pinecone.errors import UnauthorizedError
 
 from tests.api.helpers import client, make_index
+from tests.api.test_admin_api import _admin, _credential
 from tests.conftest import API_KEY, LiveServer
 from tests.console.conftest import login, shot
 
@@ -315,3 +316,27 @@ def test_text_query_on_an_integrated_index(page: Any, live: LiveServer) -> None:
     assert _cell(page, "result-id-0") == "photosynthesis"
     assert SENTENCES["photosynthesis"] in _cell(page, "result-0")
     shot(page, "query-text")
+
+
+def test_project_switcher(page: Any, live: LiveServer) -> None:
+    """Log in with keys of two projects; the switcher moves between them."""
+    admin = _admin(live, _credential(live.data_dir))
+    other = admin.projects.create(name="second")
+    key = admin.api_keys.create(project_id=other.id, name="console")
+    make_index(client(live, api_key=key.value), "only-in-second", dimension=2)
+    login(page, live)
+    assert not page.get_by_test_id("project-switcher").is_visible()
+    page.locator("#session-change").click()
+    page.get_by_test_id("login-key").fill(key.value)
+    page.get_by_test_id("login-submit").click()
+    page.get_by_test_id("indexes-list").wait_for()
+    page.get_by_text("only-in-second").wait_for()
+    switcher = page.get_by_test_id("project-switcher")
+    switcher.wait_for()
+    shot(page, "project-switcher")
+    switcher.select_option(label="default")
+    page.get_by_text("project default").wait_for()
+    assert page.get_by_text("only-in-second").count() == 0
+    switcher.select_option(label="second")
+    page.get_by_text("only-in-second").wait_for()
+    client(live, api_key=key.value).delete_index("only-in-second")

@@ -9,6 +9,7 @@ to recover the key. Uses the ``Catalog``'s connection and lock.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ class KeyRow:
     project_id: str
     name: str
     created_at: float
+    roles: tuple[str, ...] = ("ProjectEditor",)
 
 
 def key_id(key_hash: str) -> str:
@@ -49,34 +51,53 @@ class KeyCatalog:
             ).fetchone()
         return ProjectRow(str(row[0]), str(row[1])) if row else None
 
-    def _rows(self, project_id: str) -> list[tuple[str, KeyRow]]:
+    def _rows(self, project_id: str | None) -> list[tuple[str, KeyRow]]:
+        """The keys of one project, or of all (``None``)."""
+        where, args = ("WHERE project_id=?", (project_id,)) if project_id else ("", ())
         with self._lock:
             rows = self._db.execute(
-                "SELECT hash, project_id, name, created_at FROM api_keys WHERE project_id=?"
-                " ORDER BY created_at, hash",
-                (project_id,),
+                "SELECT hash, project_id, name, created_at, roles FROM api_keys"
+                f" {where} ORDER BY created_at, hash",
+                args,
             ).fetchall()
-        return [(h, KeyRow(key_id(h), str(p), str(n), float(c))) for h, p, n, c in rows]
+        return [
+            (h, KeyRow(key_id(h), str(p), str(n), float(c), tuple(json.loads(r))))
+            for h, p, n, c, r in rows
+        ]
 
     def list_keys(self, project_id: str) -> list[KeyRow]:
         return [row for _, row in self._rows(project_id)]
 
-    def find(self, project_id: str, wanted: str) -> KeyRow | None:
+    def find(self, project_id: str | None, wanted: str) -> KeyRow | None:
         for _, row in self._rows(project_id):
             if row.id == wanted:
                 return row
         return None
 
-    def insert(self, project_id: str, key: str, name: str) -> KeyRow:
+    def find_any(self, wanted: str) -> KeyRow | None:
+        """The key with this id in any project (callers check the project)."""
+        return self.find(None, wanted)
+
+    def insert(self, project_id: str, key: str, name: str, roles: tuple[str, ...]) -> KeyRow:
         digest = _hash_key(key)
         now = time.time()
         self._catalog.write(
-            "INSERT INTO api_keys (hash, project_id, name, created_at) VALUES (?, ?, ?, ?)",
-            (digest, project_id, name, now),
+            "INSERT INTO api_keys (hash, project_id, name, created_at, roles)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (digest, project_id, name, now, json.dumps(list(roles))),
         )
-        return KeyRow(key_id(digest), project_id, name, now)
+        return KeyRow(key_id(digest), project_id, name, now, roles)
 
-    def delete(self, project_id: str, wanted: str) -> bool:
+    def update(self, row: KeyRow, name: str, roles: tuple[str, ...]) -> KeyRow:
+        for digest, found in self._rows(row.project_id):
+            if found.id == row.id:
+                self._catalog.write(
+                    "UPDATE api_keys SET name=?, roles=? WHERE hash=?",
+                    (name, json.dumps(list(roles)), digest),
+                )
+        return KeyRow(row.id, row.project_id, name, row.created_at, roles)
+
+    def delete(self, project_id: str | None, wanted: str) -> bool:
         for digest, row in self._rows(project_id):
             if row.id == wanted:
                 self._catalog.write("DELETE FROM api_keys WHERE hash=?", (digest,))

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from spruce.errors import AlreadyExists, NotFound, StorageFull
 
-__all__ = ["Catalog", "IndexListener", "IndexRow"]
+__all__ = ["Catalog", "IndexListener", "IndexRow", "KeyGrant"]
 
 _MIGRATIONS = [
     """
@@ -69,11 +69,44 @@ _MIGRATIONS = [
     );
     CREATE INDEX import_jobs_by_index ON import_jobs (index_uid, id);
     """,
+    # The admin API (catalog/admin.py): project settings, key roles, admin credentials
+    # (service accounts) and the audit log of control-plane changes.
+    """
+    ALTER TABLE projects ADD COLUMN max_pods INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE projects ADD COLUMN force_encryption_with_cmek INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE projects ADD COLUMN created_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE api_keys ADD COLUMN roles TEXT NOT NULL DEFAULT '["ProjectEditor"]';
+    CREATE TABLE admin_credentials (
+        client_id TEXT PRIMARY KEY,
+        secret_hash TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        project_id TEXT,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        status INTEGER NOT NULL
+    );
+    CREATE INDEX audit_log_by_project ON audit_log (project_id, id);
+    """,
 ]
 
 
 def _hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeyGrant:
+    """What an API key may reach: its project and its roles (Pinecone's names)."""
+
+    project_id: str
+    key_hash: str
+    roles: tuple[str, ...]
 
 
 @dataclass
@@ -121,7 +154,7 @@ class Catalog:
         # Only this process writes the catalog, and every write of keys or indexes
         # clears the caches under the lock that fills them, so a hit is never stale.
         # Index rows are cached as the stored tuple: each caller gets its own IndexRow.
-        self._key_cache: dict[str, str | None] = {}
+        self._key_cache: dict[str, KeyGrant | None] = {}
         self._index_cache: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.index_listener: IndexListener | None = None
         self._migrate()
@@ -161,7 +194,10 @@ class Catalog:
             if row:
                 return str(row[0])
             project_id = f"proj-{secrets.token_hex(6)}"
-            self._db.execute("INSERT INTO projects VALUES (?, ?)", (project_id, name))
+            self._db.execute(
+                "INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)",
+                (project_id, name, time.time()),
+            )
             return project_id
 
     def has_keys(self) -> bool:
@@ -170,18 +206,25 @@ class Catalog:
 
     def add_key(self, project_id: str, key: str, name: str = "default") -> None:
         self.write(
-            "INSERT OR IGNORE INTO api_keys VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO api_keys (hash, project_id, name, created_at)"
+            " VALUES (?, ?, ?, ?)",
             (_hash_key(key), project_id, name, time.time()),
         )
 
     def project_for_key(self, key: str) -> str | None:
+        grant = self.grant_for_key(key)
+        return grant.project_id if grant else None
+
+    def grant_for_key(self, key: str) -> KeyGrant | None:
+        """The key's project, hash and roles (``None``: not a key)."""
         if key in self._key_cache:  # a dict read is atomic; fills happen under the lock
             return self._key_cache.get(key)
+        digest = _hash_key(key)
         with self._lock:
             row = self._db.execute(
-                "SELECT project_id FROM api_keys WHERE hash=?", (_hash_key(key),)
+                "SELECT project_id, roles FROM api_keys WHERE hash=?", (digest,)
             ).fetchone()
-            found = str(row[0]) if row else None
+            found = KeyGrant(str(row[0]), digest, tuple(json.loads(row[1]))) if row else None
             if len(self._key_cache) >= _CACHE_MAX:  # bounded: callers choose the keys
                 self._key_cache.clear()
             self._key_cache[key] = found
@@ -217,7 +260,10 @@ class Catalog:
     def restore_index(self, row: IndexRow, project_name: str) -> None:
         """Insert an index row as it was (same uid and project), rebuilding a lost catalog
         from the descriptors kept beside the index data."""
-        self.write("INSERT OR IGNORE INTO projects VALUES (?, ?)", (row.project_id, project_name))
+        self.write(
+            "INSERT OR IGNORE INTO projects (id, name, created_at) VALUES (?, ?, ?)",
+            (row.project_id, project_name, time.time()),
+        )
         self.write(
             "INSERT INTO indexes VALUES (?, ?, ?, ?, ?, ?)",
             (row.project_id, row.name, row.uid, row.state, json.dumps(row.spec), row.created_at),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from spruce.service.admin import AdminOps
 from spruce.service.auth import Auth
 from spruce.service.control_plane import ControlPlane, IndexRequest
 from spruce.service.data_plane import DataPlane, FetchPage, ListPage, QueryResult
@@ -20,6 +21,7 @@ from spruce.service.storage import NamespaceInfo, NamespacePage, Stats
 from spruce.service.text_records import TextRecords
 
 __all__ = [
+    "AdminOps",
     "Auth",
     "CapacitySettings",
     "ControlPlane",
@@ -64,3 +66,5 @@ class Services:
     imports: Imports | None = None
     #: Dedicated read nodes: replicas, shards, states (``service/read_capacity/nodes.py``).
     nodes: ReadNodes | None = None
+    #: The admin API: projects, keys, audit log (``service/admin.py``).
+    admin: AdminOps | None = None

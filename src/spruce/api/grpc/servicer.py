@@ -50,6 +50,10 @@ class _Call:
     svc: Services
 
 
+#: The methods that change data: DataPlaneEditor (or ProjectEditor) keys only.
+_WRITES = frozenset({"upsert", "update", "delete", "create_namespace", "delete_namespace"})
+
+
 def _optional(message: Message, field: str) -> bool:
     return message.HasField(field)
 
@@ -60,8 +64,8 @@ class VectorService:
         self._locate = locate
         self._executor = executor
 
-    def _index(self, api_key: str | None, peer: str) -> IndexRow:
-        project = self._svc.auth.project_for(api_key)
+    def _index(self, api_key: str | None, peer: str, *, write: bool = False) -> IndexRow:
+        project = self._svc.auth.authorize(api_key, "data", write).project
         located = self._locate(peer)
         if located is None:
             raise NotFound(
@@ -151,7 +155,7 @@ class VectorService:
         api_key: str | None,
         peer: str,
     ) -> tuple[Reply, Metadata]:
-        index = self._index(api_key, peer)
+        index = self._index(api_key, peer, write=getattr(body, "__name__", "") in _WRITES)
         if request.ByteSize() > MAX_REQUEST_BYTES:
             raise request_too_large(request.ByteSize())
         return body(request, _Call(index, self._svc))

@@ -24,6 +24,7 @@ from spruce.api.rest import (
     unsupported,
     vectors,
 )
+from spruce.api.rest.audit import Audit
 from spruce.api.rest.edge import Edge
 from spruce.api.rest.errors import error_response
 from spruce.errors import InvalidArgument, MethodNotAllowed, NotFound, SpruceError
@@ -87,7 +88,7 @@ class _App(Starlette):
     """Starlette inside ``Edge``: body limits, and 500s that keep the connection."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return Edge(super().build_middleware_stack())
+        return Edge(Audit(super().build_middleware_stack()))
 
 
 async def _fail(request: Request) -> Response:

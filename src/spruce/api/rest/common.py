@@ -14,8 +14,9 @@ from starlette.responses import Response
 
 from spruce.errors import InvalidArgument
 from spruce.service import Services
+from spruce.service.auth import Plane
 
-__all__ = ["json_body", "json_response", "offload", "project", "services"]
+__all__ = ["access", "json_body", "json_response", "offload", "project", "services"]
 
 T = TypeVar("T")
 
@@ -27,8 +28,30 @@ def services(request: Request) -> Services:
     return found
 
 
+#: POST routes that only read (by the path's last segment).
+_READ_POSTS = frozenset(
+    {"query", "search", "fetch", "list", "fetch_by_metadata", "describe_index_stats"}
+)
+
+
+def access(request: Request) -> tuple[Plane, bool]:
+    """The plane a request touches and whether it writes: what key roles are checked
+    against. Inference (embed, rerank) reads the data plane, as Pinecone counts it."""
+    path = request.url.path
+    if path in ("/embed", "/rerank"):
+        return "data", False
+    plane = "data" if path.startswith("/data/") else "control"
+    writes = request.method not in ("GET", "HEAD") and (
+        request.method != "POST" or path.rsplit("/", 1)[-1] not in _READ_POSTS
+    )
+    return plane, writes
+
+
 def project(request: Request) -> str:
-    return services(request).auth.project_for(request.headers.get("api-key"))
+    plane, writes = access(request)
+    caller = services(request).auth.authorize(request.headers.get("api-key"), plane, writes)
+    request.state.caller = caller  # for the audit log (api/rest/audit.py)
+    return caller.project or services(request).auth.default_project
 
 
 async def offload(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -26,7 +26,32 @@ export function setKey(key) {
 }
 
 export function clearKey() {
+  forgetProject(getKey());
   localStorage.removeItem(KEY);
+}
+
+// The project switcher: a key reaches one project, so switching project is switching
+// to a key of that project remembered from an earlier login.
+const PROJECTS = "spruce.projects";
+
+export function rememberedProjects() {
+  try {
+    const found = JSON.parse(localStorage.getItem(PROJECTS) || "[]");
+    return Array.isArray(found) ? found : [];
+  } catch {
+    return [];
+  }
+}
+
+export function rememberProject(project, key) {
+  const others = rememberedProjects().filter((p) => p.id !== project.id);
+  const all = [...others, { id: project.id, name: project.name, key }];
+  localStorage.setItem(PROJECTS, JSON.stringify(all));
+}
+
+function forgetProject(key) {
+  const kept = rememberedProjects().filter((p) => p.key !== key);
+  localStorage.setItem(PROJECTS, JSON.stringify(kept));
 }
 
 let onUnauthorized = () => {};

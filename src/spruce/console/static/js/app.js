@@ -79,7 +79,22 @@ async function showSession() {
   document.getElementById("session-key").textContent = `${key.slice(0, 6)}…${key.slice(-4)}`;
   const project = await api.currentProject(key).catch(() => null);
   document.getElementById("session-project").textContent = project ? `project ${project.name}` : "";
+  if (project) api.rememberProject(project, key);
+  const known = api.rememberedProjects();
+  const picker = document.getElementById("session-projects");
+  picker.replaceChildren(
+    ...known.map((p) => h("option", { value: p.id, selected: p.key === key }, p.name)),
+  );
+  picker.hidden = known.length < 2;
 }
+
+document.getElementById("session-projects").addEventListener("change", async (e) => {
+  const chosen = api.rememberedProjects().find((p) => p.id === e.target.value);
+  if (!chosen) return;
+  api.setKey(chosen.key);
+  await showSession();
+  await route();
+});
 
 function showLogin(message) {
   if (current) current.end();
@@ -130,7 +145,8 @@ api.whenUnauthorized((err) => {
 });
 
 document.getElementById("session-change").addEventListener("click", () => {
-  api.clearKey();
+  // Keeps the remembered projects: another project's key adds one to the switcher.
+  localStorage.removeItem("spruce.apiKey");
   showLogin();
 });
 
