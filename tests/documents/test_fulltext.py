@@ -70,6 +70,8 @@ def reference(docs: list[dict[str, Any]], query: str, fields: list[str]) -> dict
         toks = {d["_id"]: an.tokens(d[name]) for d in docs if name in d}
         toks = {k: v for k, v in toks.items() if v}
         n = len(toks)
+        if n == 0:
+            continue
         avgdl = sum(len(v) for v in toks.values()) / n
         for term in set(an.tokens(query)):
             df = sum(1 for v in toks.values() if term in v)

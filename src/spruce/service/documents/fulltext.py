@@ -199,6 +199,28 @@ class Scorer:
         scores[docs] = bm25(tf, index.lengths(n)[docs], weight, self.stats.avgdl[name])
         return mask, scores
 
+    def _terms(self, terms: Sequence[Term]) -> tuple[Mask, Scores]:
+        """An OR of terms (every ``text`` clause): the postings' scores summed by row in
+        one pass, not one dense array per term."""
+        n = self.size
+        rows: list[Rows] = []
+        parts: list[Scores] = []
+        for term in terms:
+            index = self.text.fields.get(term.field)
+            if index is None:
+                continue
+            docs, tf = index.posting(term.token, n)
+            if docs.size:
+                weight = self.stats.idf(term.field, term.token)
+                avgdl = self.stats.avgdl[term.field]
+                rows.append(docs)
+                parts.append(bm25(tf, index.lengths(n)[docs], weight, avgdl))
+        if not rows:
+            return np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.float64)
+        every = np.concatenate(rows)
+        scores = np.bincount(every, weights=np.concatenate(parts), minlength=n)
+        return np.bincount(every, minlength=n) > 0, scores.astype(np.float64, copy=False)
+
     def _phrase(self, node: Phrase) -> tuple[Mask, Scores]:
         groups: dict[int, set[str]] = {}
         for position, token in node.terms:
@@ -235,6 +257,8 @@ class Scorer:
 
     def _bool(self, node: Bool) -> tuple[Mask, Scores]:
         n = self.size
+        if not node.must and not node.must_not and all(isinstance(c, Term) for c in node.should):
+            return self._terms([c for c in node.should if isinstance(c, Term)])
         scores = np.zeros(n, dtype=np.float64)
         if node.must:
             mask = np.ones(n, dtype=np.bool_)
