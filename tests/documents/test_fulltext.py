@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pinecone import QueryStringQuery, TextQuery
 
 from spruce.service.documents.analysis import analyzer
-from spruce.service.documents.fulltext import FieldIndex, Snapshot
+from spruce.service.documents.fulltext import Scorer, SourceText, Stats
 from spruce.service.documents.query_string import parse
 from tests.api.helpers import client, unique
 from tests.conftest import API_KEY, LiveServer
@@ -69,6 +70,8 @@ def reference(docs: list[dict[str, Any]], query: str, fields: list[str]) -> dict
         toks = {d["_id"]: an.tokens(d[name]) for d in docs if name in d}
         toks = {k: v for k, v in toks.items() if v}
         n = len(toks)
+        if n == 0:
+            continue
         avgdl = sum(len(v) for v in toks.values()) / n
         for term in set(an.tokens(query)):
             df = sum(1 for v in toks.values() if term in v)
@@ -146,18 +149,33 @@ def test_bm25_matches_the_reference_whatever_the_segment_layout(servers: list[Li
             ]
 
 
-def test_scores_survive_compaction_and_restart(tmp_path: Path) -> None:
+def test_scores_survive_compaction_restart_and_kill_9(tmp_path: Path) -> None:
     live = LiveServer(tmp_path / "data", extra=["--flush-rows", "3"])
     live.data_dir.mkdir(parents=True)
     live.start()
     try:
         idx = _index(live)
+        host = idx.test_host
         for d in DOCS:
             idx.documents.upsert(namespace="n", documents=[d])
         want = _ranked(reference(DOCS, "red car soup", ["title", "body"]), 15)
         _check(_search(idx, [TextQuery(query="red car soup", fields=["title", "body"])], 15), want)
         live.restart()
-        idx = client(live).index(host=idx.test_host)
+        idx = client(live).index(host=host)
+        _check(_search(idx, [TextQuery(query="red car soup", fields=["title", "body"])], 15), want)
+        # kill -9 after writes that were searched (their memtable postings built) and
+        # writes that were not: both come back from the WAL, analysed again.
+        changed = [{**d, "title": "red red soup"} for d in DOCS[:7]]
+        idx.documents.upsert(namespace="n", documents=changed[:4])
+        _search(idx, [TextQuery(query="soup", fields=["title"])])
+        idx.documents.upsert(namespace="n", documents=changed[4:])
+        idx.documents.delete(namespace="n", ids=["d50", "d51"])
+        docs = [d for d in changed + DOCS[7:] if d["_id"] not in ("d50", "d51")]
+        want = _ranked(reference(docs, "red car soup", ["title", "body"]), 15)
+        _check(_search(idx, [TextQuery(query="red car soup", fields=["title", "body"])], 15), want)
+        live.kill()
+        live.start()
+        idx = client(live).index(host=host)
         _check(_search(idx, [TextQuery(query="red car soup", fields=["title", "body"])], 15), want)
     finally:
         live.stop()
@@ -270,12 +288,12 @@ FIELDS = ["title", "body"]
 ANALYZERS = [analyzer(BODY), analyzer(BODY)]
 VOCAB = ["cat", "dog", "red", "car", "soup"]
 TOKENS = {d["_id"]: {f: set(ANALYZERS[0].tokens(d.get(f, ""))) for f in FIELDS} for d in DOCS}
-SNAPSHOT = Snapshot(
-    1,
-    [d["_id"] for d in DOCS],
-    [dict(d) for d in DOCS],
-    {f: FieldIndex.build([d.get(f) for d in DOCS], ANALYZERS[0]) for f in FIELDS},
-)
+TEXT = SourceText(dict(zip(FIELDS, ANALYZERS, strict=True)))
+TEXT.extend([dict(d) for d in DOCS], len(DOCS))
+LIVE = np.ones(len(DOCS), dtype=np.bool_)
+SCORER = Scorer(TEXT, len(DOCS), Stats([(TEXT, LIVE)]))
+IDS = [d["_id"] for d in DOCS]
+
 
 leaf = st.tuples(st.sampled_from([None, *FIELDS]), st.sampled_from(VOCAB))
 expr = st.recursive(
@@ -309,7 +327,7 @@ def _matches(e: Any, doc: str) -> bool:
 @given(expr)
 def test_query_string_matches_the_evaluator(e: Any) -> None:
     node = parse(_render(e), FIELDS, ANALYZERS)
-    mask, scores = SNAPSHOT.score(node)
-    got = {SNAPSHOT.ids[i] for i in mask.nonzero()[0]}
+    mask, scores = SCORER.score(node)
+    got = {IDS[i] for i in mask.nonzero()[0]}
     assert got == {d for d in TOKENS if _matches(e, d)}
     assert (scores[mask] > 0).all() and (scores[~mask] == 0).all()

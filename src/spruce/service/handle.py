@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from spruce.engine.read.filters import Filter
+from spruce.engine.read.view import View
 from spruce.types import Match, Metadata, Record, SparseVector, Vector
 
 __all__ = ["NamespaceHandle"]
@@ -60,3 +61,5 @@ class NamespaceHandle(Protocol):
     ) -> list[str]: ...
 
     def count(self, filter: Filter | None = None) -> int: ...
+
+    def read_view(self) -> View: ...

@@ -23,6 +23,7 @@ from spruce.api.grpc.proto import db_data_2025_10_pb2 as pb
 from spruce.catalog import IndexRow
 from spruce.errors import InvalidArgument, NotFound
 from spruce.service import Services
+from spruce.service.documents.control import require_vector_index
 from spruce.service.limits import MAX_REQUEST_BYTES, request_too_large
 from spruce.service.records import namespace_name
 
@@ -56,6 +57,17 @@ _WRITES = frozenset({"upsert", "update", "delete", "create_namespace", "delete_n
 
 def _optional(message: Message, field: str) -> bool:
     return message.HasField(field)
+
+
+_RECORD_REQUESTS = (
+    pb.UpsertRequest,
+    pb.QueryRequest,
+    pb.FetchRequest,
+    pb.UpdateRequest,
+    pb.DeleteRequest,
+    pb.ListRequest,
+    pb.FetchByMetadataRequest,
+)
 
 
 class VectorService:
@@ -156,6 +168,8 @@ class VectorService:
         peer: str,
     ) -> tuple[Reply, Metadata]:
         index = self._index(api_key, peer, write=getattr(body, "__name__", "") in _WRITES)
+        if isinstance(request, _RECORD_REQUESTS):
+            require_vector_index(index)  # namespaces and stats serve document indexes too
         if request.ByteSize() > MAX_REQUEST_BYTES:
             raise request_too_large(request.ByteSize())
         return body(request, _Call(index, self._svc))

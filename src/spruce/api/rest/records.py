@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from spruce.api.rest.common import json_body, json_response, services
 from spruce.api.rest.inference import offload_model
-from spruce.api.rest.vectors import _index as resolve_index
+from spruce.api.rest.vectors import _vector_index as resolve_index
 from spruce.api.rest.wire import score
 from spruce.errors import InvalidArgument, Unimplemented
 from spruce.service import TextRecords

@@ -12,6 +12,7 @@ from spruce.api.rest.common import json_body, json_response, offload, project, s
 from spruce.api.rest.wire import match_json, record_json
 from spruce.catalog import IndexRow
 from spruce.errors import InvalidArgument, NotFound
+from spruce.service.documents.control import require_vector_index
 from spruce.service.records import namespace_name
 from spruce.service.storage import NamespaceInfo
 
@@ -30,6 +31,11 @@ async def _index(request: Request) -> IndexRow:
     return services(request).control.resolve(owner, request.path_params["index"])
 
 
+async def _vector_index(request: Request) -> IndexRow:
+    """The index of a vectors (or records) route: never a document index."""
+    return require_vector_index(await _index(request))
+
+
 def _flag(body: dict[str, Any], camel: str, snake: str) -> bool:
     value = body.get(camel, body.get(snake, False))
     if not isinstance(value, bool):
@@ -38,7 +44,7 @@ def _flag(body: dict[str, Any], camel: str, snake: str) -> bool:
 
 
 async def upsert(request: Request) -> Response:
-    index = await _index(request)
+    index = await _vector_index(request)
     body = await json_body(request)
     ns = namespace_name(body.get("namespace"))
     lsn, count = await offload(services(request).data.upsert, index, ns, body.get("vectors"))
@@ -46,7 +52,7 @@ async def upsert(request: Request) -> Response:
 
 
 async def query(request: Request) -> Response:
-    index = await _index(request)
+    index = await _vector_index(request)
     body = await json_body(request)
     ns = namespace_name(body.get("namespace"))
     result = await offload(
@@ -72,7 +78,7 @@ async def query(request: Request) -> Response:
 
 
 async def fetch(request: Request) -> Response:
-    index = await _index(request)
+    index = await _vector_index(request)
     ns = namespace_name(request.query_params.get("namespace"))
     ids = request.query_params.getlist("ids")
     records, lsn = await offload(services(request).data.fetch, index, ns, ids)
@@ -87,7 +93,7 @@ async def fetch(request: Request) -> Response:
 
 
 async def fetch_by_metadata(request: Request) -> Response:
-    index = await _index(request)
+    index = await _vector_index(request)
     body = await json_body(request)
     ns = namespace_name(body.get("namespace"))
     page = await offload(
@@ -109,7 +115,7 @@ async def fetch_by_metadata(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    index = await _index(request)
+    index = await _vector_index(request)
     body = await json_body(request)
     ns = namespace_name(body.get("namespace"))
     lsn, matched = await offload(
@@ -128,7 +134,7 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    index = await _index(request)
+    index = await _vector_index(request)
     body = await json_body(request)
     ns = namespace_name(body.get("namespace"))
     lsn = await offload(
@@ -143,7 +149,7 @@ async def delete(request: Request) -> Response:
 
 
 async def list_vectors(request: Request) -> Response:
-    index = await _index(request)
+    index = await _vector_index(request)
     params = request.query_params
     ns = namespace_name(params.get("namespace"))
     try:

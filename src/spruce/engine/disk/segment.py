@@ -398,6 +398,11 @@ class Segment:
         return Segment(self.core, live)
 
     @property
+    def origin(self) -> object:
+        """What every view of this segment's rows shares (``MemView.origin``)."""
+        return self.core
+
+    @property
     def name(self) -> str:
         return self.core.name
 

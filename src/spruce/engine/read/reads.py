@@ -77,6 +77,11 @@ class SnapshotReader:
     def _read_snapshot(self) -> Snapshot:
         raise NotImplementedError
 
+    def read_view(self) -> View:
+        """The namespace as of now, for readers that score its sources themselves
+        (full-text search, service/documents/fulltext.py)."""
+        return self._read_snapshot().view
+
     def query(
         self,
         vector: Vector | None,

@@ -212,6 +212,12 @@ class MemView:
         return out
 
     @property
+    def origin(self) -> object:
+        """What every view of these rows shares (rows never change once written), so
+        indexes derived from them can be kept on it and extended as rows arrive."""
+        return self._mem
+
+    @property
     def dimension(self) -> int | None:
         return self._mem.dimension
 

@@ -19,7 +19,7 @@ from spruce.service.control_plane import ControlPlane
 from spruce.service.documents.schema import DocumentSchema, resolve_schema
 from spruce.service.index_body import IndexRequest
 
-__all__ = ["DOCUMENTS", "DocumentIndexes", "document_schema"]
+__all__ = ["DOCUMENTS", "DocumentIndexes", "document_schema", "require_vector_index"]
 
 #: The key of ``IndexRow.spec`` that makes an index a document index.
 DOCUMENTS = "documents"
@@ -29,6 +29,20 @@ def document_schema(row: IndexRow) -> DocumentSchema | None:
     """The index's document schema, or None for a vector (or integrated) index."""
     raw = row.spec.get(DOCUMENTS)
     return DocumentSchema.from_json(raw) if raw is not None else None
+
+
+def require_vector_index(row: IndexRow) -> IndexRow:
+    """``row``, unless it is a document index: those are read and written through the
+    Documents API only. Pinecone refuses requests sent to the wrong API ("An index stays
+    on the API it was created with"); its status is not documented, so a 400 naming
+    the API to use."""
+    if DOCUMENTS in row.spec:
+        raise InvalidArgument(
+            f"Index {row.name!r} is a document index: read and write it with the Documents "
+            "API (API version 2026-07, /namespaces/{namespace}/documents/...), not the "
+            "vectors or records API"
+        )
+    return row
 
 
 class DocumentIndexes:

@@ -1,13 +1,17 @@
-"""``text`` and ``query_string`` search: BM25 with the whole namespace's statistics.
+"""``text`` and ``query_string`` search: BM25 over per-source postings with the whole
+namespace's statistics.
 
-Scores never depend on how the namespace is split into memtable and segments: the
-statistics (documents with the field ``N``, document frequency ``df``, average field
-length ``avgdl``) are those of every live document of the namespace, read from one
-snapshot of it. The snapshot (tokens, postings and lengths per text field) is built
-from the namespace's records at a given LSN and reused until the LSN moves, so a
-write is searchable by the next search (read-your-writes) and deleted or replaced
-documents are never scored. Building it reads the whole namespace: that is the cost
-of this first version (docs/DOCUMENTS.md, "Full-text search").
+Each row source of a namespace (the memtable, frozen memtables, every segment) gets
+its own postings per text field (term -> rows and term frequencies, field lengths,
+tokens for phrases), kept on what every view of those rows shares
+(``Source.origin``): a segment's are built the first time it is searched and live as
+long as it does; the memtable's are extended by the rows written since the last
+search, so no search re-analyses rows it analysed before. Rows never change once
+written, so postings never go stale; deleted and replaced rows are masked by the
+view's live flags. Scores never depend on how the namespace is split into sources:
+the statistics (documents with the field ``N``, document frequency ``df``, average
+field length ``avgdl``) are summed over every source's live rows of one view, which
+is also what makes a write searchable by the next search (read-your-writes).
 
 BM25 (tantivy's and Lucene's form, k1 = 1.2, b = 0.75), per field f and term t:
 ``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``,
@@ -20,14 +24,15 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from spruce.engine.read.filters import Filter, evaluate
+from spruce.engine.read.filters import Filter
+from spruce.engine.read.view import Source, View
 from spruce.service.documents.analysis import Analyzer, analyzer
 from spruce.service.documents.query_string import (
     Bool,
@@ -39,18 +44,15 @@ from spruce.service.documents.query_string import (
     canonical,
 )
 from spruce.service.documents.schema import DocumentSchema
-from spruce.service.handle import NamespaceHandle
-from spruce.types import Metadata
 
-__all__ = ["K1", "B", "FieldIndex", "Snapshot", "Snapshots", "bm25", "top_k"]
+__all__ = ["K1", "B", "FieldIndex", "SourceText", "Stats", "Scorer", "Texts", "bm25", "top_k"]
 
 K1 = 1.2
 B = 0.75
-_PAGE = 1000
-_KEEP = 32  # namespaces whose snapshot is kept
 
 Mask = npt.NDArray[np.bool_]
 Scores = npt.NDArray[np.float64]
+Rows = npt.NDArray[np.intp]
 
 
 def bm25(tf: Scores, dl: Scores, idf: float, avgdl: float) -> Scores:
@@ -63,87 +65,120 @@ def idf(n: int, df: int) -> float:
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
-@dataclass
 class FieldIndex:
-    """One text field over the snapshot's documents."""
+    """One text field over a source's rows 0..n-1, live or not; rows are appended only."""
 
-    tokens: list[list[str]]
-    lengths: Scores
-    postings: dict[str, tuple[npt.NDArray[np.intp], Scores]] = field(default_factory=dict)
+    def __init__(self, an: Analyzer) -> None:
+        self._an = an
+        self.tokens: list[list[str]] = []
+        self._lengths = np.zeros(0, dtype=np.float64)
+        self._postings: dict[str, tuple[list[int], list[int]]] = {}
+        self._arrays: dict[str, tuple[Rows, Scores]] = {}  # postings as numpy, till extended
+        #: Searches of older views read while a newer one extends: rows below a view's
+        #: size never change, but the lists and their numpy copies must agree.
+        self._lock = threading.Lock()
 
-    @classmethod
-    def build(cls, texts: Sequence[str | None], an: Analyzer) -> FieldIndex:
-        tokens = [an.tokens(t) if isinstance(t, str) else [] for t in texts]
-        lengths = np.array([len(t) for t in tokens], dtype=np.float64)
-        counts: dict[str, dict[int, int]] = {}
-        for doc, toks in enumerate(tokens):
+    def extend(self, texts: Sequence[object]) -> None:
+        new = [self._an.tokens(t) if isinstance(t, str) else [] for t in texts]
+        with self._lock:
+            self._append(new)
+
+    def _append(self, new: list[list[str]]) -> None:
+        first = len(self.tokens)
+        for row, toks in enumerate(new, first):
+            counts: dict[str, int] = {}
             for tok in toks:
-                per = counts.setdefault(tok, {})
-                per[doc] = per.get(doc, 0) + 1
-        postings = {
-            tok: (
-                np.fromiter(per.keys(), dtype=np.intp, count=len(per)),
-                np.fromiter(per.values(), dtype=np.float64, count=len(per)),
-            )
-            for tok, per in counts.items()
-        }
-        return cls(tokens, lengths, postings)
+                counts[tok] = counts.get(tok, 0) + 1
+            for tok, tf in counts.items():
+                rows, tfs = self._postings.setdefault(tok, ([], []))
+                rows.append(row)
+                tfs.append(tf)
+        self.tokens += new
+        self._lengths = np.concatenate(
+            [self._lengths, np.fromiter((len(t) for t in new), np.float64, len(new))]
+        )
+        self._arrays.clear()
 
-    @property
-    def docs(self) -> int:
-        return int(np.count_nonzero(self.lengths))
+    def lengths(self, size: int) -> Scores:
+        return self._lengths[:size]
 
-    @property
-    def avgdl(self) -> float:
-        n = self.docs
-        return float(self.lengths.sum()) / n if n else 1.0
+    def posting(self, token: str, size: int) -> tuple[Rows, Scores]:
+        """Rows below ``size`` that have ``token``, increasing, with its frequency."""
+        with self._lock:
+            found = self._arrays.get(token)
+            if found is None:
+                rows, tfs = self._postings.get(token, ([], []))
+                found = (np.array(rows, dtype=np.intp), np.array(tfs, dtype=np.float64))
+                self._arrays[token] = found
+        cut = int(np.searchsorted(found[0], size))
+        return found[0][:cut], found[1][:cut]
 
 
-@dataclass
-class Snapshot:
-    lsn: int
-    ids: list[str]
-    metadata: list[Metadata | None]
-    fields: dict[str, FieldIndex]
+class SourceText:
+    """The text fields of one source's rows, analysed once each."""
 
-    @classmethod
-    def build(cls, ns: NamespaceHandle, schema: DocumentSchema) -> Snapshot:
-        lsn = ns.lsn  # read first: whatever the scan adds is newer, never older
-        ids: list[str] = []
-        after = None
-        while True:
-            page = ns.list_ids(limit=_PAGE, after=after)
-            if not page:
-                break
-            ids += page
-            after = page[-1]
-        metadata: list[Metadata | None] = []
-        kept: list[str] = []
-        for start in range(0, len(ids), _PAGE):
-            chunk = ids[start : start + _PAGE]
-            found = ns.fetch(chunk)
-            for i in chunk:
-                if i in found:  # deleted between the list and the fetch
-                    kept.append(i)
-                    metadata.append(found[i].metadata)
-        fields = {}
-        for name in schema.text_fields():
-            texts = [(m or {}).get(name) for m in metadata]
-            an = analyzer(schema.fields[name]["full_text_search"])
-            fields[name] = FieldIndex.build([t if isinstance(t, str) else None for t in texts], an)
-        return cls(lsn, kept, metadata, fields)
+    def __init__(self, analyzers: Mapping[str, Analyzer]) -> None:
+        self.size = 0
+        self.fields = {name: FieldIndex(an) for name, an in analyzers.items()}
+        #: One search extends at a time (another may score meanwhile: FieldIndex).
+        self.lock = threading.Lock()
 
-    # -- scoring -------------------------------------------------------------------
+    def extend(self, metadatas: Sequence[Mapping[str, Any] | None], size: int) -> None:
+        if size <= self.size:
+            return
+        rows = metadatas[self.size : size]
+        for name, index in self.fields.items():
+            index.extend([(md or {}).get(name) for md in rows])
+        self.size = size
+
+
+class Stats:
+    """``N``, ``avgdl`` and ``df`` over the live rows of every source of one view."""
+
+    def __init__(self, parts: Sequence[tuple[SourceText, Mask]]) -> None:
+        self._parts = parts
+        self.docs: dict[str, int] = {}
+        self.avgdl: dict[str, float] = {}
+        names = {n for text, _ in parts for n in text.fields}
+        for name in names:
+            n, total = 0, 0.0
+            for text, live in parts:
+                lengths = text.fields[name].lengths(live.size)[live]
+                n += int(np.count_nonzero(lengths))
+                total += float(lengths.sum())
+            self.docs[name] = n
+            self.avgdl[name] = total / n if n else 1.0
+        self._df: dict[tuple[str, str], int] = {}
+
+    def idf(self, name: str, token: str) -> float:
+        key = (name, token)
+        df = self._df.get(key)
+        if df is None:
+            df = 0
+            for text, live in self._parts:
+                index = text.fields.get(name)
+                if index is not None:
+                    rows, _ = index.posting(token, live.size)
+                    df += int(np.count_nonzero(live[rows]))
+            self._df[key] = df
+        return idf(self.docs.get(name, 0), df)
+
+
+class Scorer:
+    """A query tree scored over one source's rows with the view's statistics."""
+
+    def __init__(self, text: SourceText, size: int, stats: Stats) -> None:
+        self.text, self.size, self.stats = text, size, stats
 
     def score(self, node: Node) -> tuple[Mask, Scores]:
-        n = len(self.ids)
+        n = self.size
         if isinstance(node, Term):
             return self._term(node.field, node.token)
         if isinstance(node, Phrase):
             return self._phrase(node)
         if isinstance(node, Exists):
-            found = self.fields.get(node.field)
-            mask = (found.lengths > 0) if found is not None else np.zeros(n, dtype=np.bool_)
+            found = self.text.fields.get(node.field)
+            mask = found.lengths(n) > 0 if found is not None else np.zeros(n, dtype=np.bool_)
             return mask, mask.astype(np.float64)
         if isinstance(node, Boost):
             mask, scores = self.score(node.node)
@@ -151,17 +186,40 @@ class Snapshot:
         return self._bool(node)
 
     def _term(self, name: str, token: str) -> tuple[Mask, Scores]:
-        n = len(self.ids)
+        n = self.size
         mask, scores = np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.float64)
-        index = self.fields.get(name)
-        posting = index.postings.get(token) if index is not None else None
-        if index is None or posting is None:
+        index = self.text.fields.get(name)
+        if index is None:
             return mask, scores
-        docs, tf = posting
-        weight = idf(index.docs, len(docs))
+        docs, tf = index.posting(token, n)
+        if not docs.size:
+            return mask, scores
+        weight = self.stats.idf(name, token)
         mask[docs] = True
-        scores[docs] = bm25(tf, index.lengths[docs], weight, index.avgdl)
+        scores[docs] = bm25(tf, index.lengths(n)[docs], weight, self.stats.avgdl[name])
         return mask, scores
+
+    def _terms(self, terms: Sequence[Term]) -> tuple[Mask, Scores]:
+        """An OR of terms (every ``text`` clause): the postings' scores summed by row in
+        one pass, not one dense array per term."""
+        n = self.size
+        rows: list[Rows] = []
+        parts: list[Scores] = []
+        for term in terms:
+            index = self.text.fields.get(term.field)
+            if index is None:
+                continue
+            docs, tf = index.posting(term.token, n)
+            if docs.size:
+                weight = self.stats.idf(term.field, term.token)
+                avgdl = self.stats.avgdl[term.field]
+                rows.append(docs)
+                parts.append(bm25(tf, index.lengths(n)[docs], weight, avgdl))
+        if not rows:
+            return np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.float64)
+        every = np.concatenate(rows)
+        scores = np.bincount(every, weights=np.concatenate(parts), minlength=n)
+        return np.bincount(every, minlength=n) > 0, scores.astype(np.float64, copy=False)
 
     def _phrase(self, node: Phrase) -> tuple[Mask, Scores]:
         groups: dict[int, set[str]] = {}
@@ -171,21 +229,22 @@ class Snapshot:
         if len(ordered) == 1:
             # One position (the n-grams of one word): its tokens are alternatives.
             return self._bool(Bool(should=tuple(Term(node.field, t) for t in ordered[0])))
-        n = len(self.ids)
+        n = self.size
         mask, scores = np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.float64)
-        index = self.fields.get(node.field)
+        index = self.text.fields.get(node.field)
         if index is None:
             return mask, scores
+        lengths, avgdl = index.lengths(n), self.stats.avgdl[node.field]
         candidates: set[int] | None = None
         weight = 0.0
         for alternatives in ordered:
             docs: set[int] = set()
             best = 0.0
             for tok in alternatives:
-                posting = index.postings.get(tok)
-                if posting is not None:
-                    docs |= set(posting[0].tolist())
-                    best = max(best, idf(index.docs, len(posting[0])))
+                rows, _ = index.posting(tok, n)
+                if rows.size:
+                    docs |= set(rows.tolist())
+                    best = max(best, self.stats.idf(node.field, tok))
             weight += best
             candidates = docs if candidates is None else candidates & docs
         for doc in sorted(candidates or ()):
@@ -193,11 +252,13 @@ class Snapshot:
             if freq:
                 mask[doc] = True
                 tf = np.array([float(freq)])
-                scores[doc] = bm25(tf, index.lengths[doc : doc + 1], weight, index.avgdl)[0]
+                scores[doc] = bm25(tf, lengths[doc : doc + 1], weight, avgdl)[0]
         return mask, scores
 
     def _bool(self, node: Bool) -> tuple[Mask, Scores]:
-        n = len(self.ids)
+        n = self.size
+        if not node.must and not node.must_not and all(isinstance(c, Term) for c in node.should):
+            return self._terms([c for c in node.should if isinstance(c, Term)])
         scores = np.zeros(n, dtype=np.float64)
         if node.must:
             mask = np.ones(n, dtype=np.bool_)
@@ -245,45 +306,55 @@ def phrase_frequency(tokens: Sequence[str], groups: Sequence[set[str]], slop: in
 
 
 def top_k(
-    snapshot: Snapshot, nodes: Sequence[Node], filter: Filter | None, k: int
+    view: View,
+    texts: Texts,
+    schema: DocumentSchema,
+    nodes: Sequence[Node],
+    filter: Filter | None,
+    k: int,
 ) -> list[tuple[str, float]]:
-    """The ``k`` best documents for the OR of ``nodes`` (each distinct one scored once)."""
-    n = len(snapshot.ids)
-    if n == 0:
-        return []
-    distinct = {canonical(node) for node in nodes}
-    mask, scores = snapshot.score(Bool(should=tuple(sorted(distinct, key=repr))))
-    if filter is not None:
-        mask &= evaluate(filter, snapshot.metadata)
-    rows = np.flatnonzero(mask)
-    ids = np.array(snapshot.ids, dtype=object)[rows]
-    order = np.lexsort((ids, -scores[rows]))[:k]
-    return [(str(ids[i]), float(scores[rows[i]])) for i in order]
+    """The ``k`` best live documents of ``view`` for the OR of ``nodes`` (each distinct
+    one scored once), best first, ties by id."""
+    sources = [src for src in view.sources() if src.size]
+    parts = [(texts.of(src, schema), src) for src in sources]
+    stats = Stats([(text, src.live) for text, src in parts])
+    tree = Bool(should=tuple(sorted({canonical(node) for node in nodes}, key=repr)))
+    found: list[tuple[str, float]] = []
+    for text, src in parts:
+        mask, scores = Scorer(text, src.size, stats).score(tree)
+        mask &= src.live
+        if filter is not None and mask.any():
+            mask &= src.filter_mask(filter)
+        rows = np.flatnonzero(mask)
+        if rows.size > k:
+            # This source's k best, and every row tied with its k-th (ties go by id).
+            kth = np.partition(scores[rows], rows.size - k)[rows.size - k]
+            rows = rows[scores[rows] >= kth]
+        found += [(src.id_at(int(r)), float(scores[r])) for r in rows]
+    found.sort(key=lambda m: (-m[1], m[0]))
+    return found[:k]
 
 
-class Snapshots:
-    """The latest snapshot of the namespaces searched most recently."""
+class Texts:
+    """Each source's ``SourceText``, kept on its ``origin`` for as long as that lives."""
 
-    def __init__(self, keep: int = _KEEP) -> None:
-        self._keep = keep
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        #: key -> (the namespace handle it was read from, snapshot): a namespace deleted
-        #: and written again starts its LSNs afresh, under a new handle.
-        self._cache: OrderedDict[tuple[str, str], tuple[NamespaceHandle, Snapshot]] = OrderedDict()
+        self._of: weakref.WeakKeyDictionary[object, SourceText] = weakref.WeakKeyDictionary()
 
-    def get(self, key: tuple[str, str], ns: NamespaceHandle, schema: DocumentSchema) -> Snapshot:
+    def of(self, src: Source, schema: DocumentSchema) -> SourceText:
         with self._lock:
-            found = self._cache.get(key)
-            if found is not None and found[0] is ns and found[1].lsn == ns.lsn:
-                self._cache.move_to_end(key)
-                return found[1]
-        built = Snapshot.build(ns, schema)
-        with self._lock:
-            self._cache[key] = (ns, built)
-            self._cache.move_to_end(key)
-            while len(self._cache) > self._keep:
-                self._cache.popitem(last=False)
-        return built
+            text = self._of.get(src.origin)
+            if text is None:
+                text = SourceText(analyzers(schema))
+                self._of[src.origin] = text
+        with text.lock:
+            text.extend(src.metadatas(), src.size)
+        return text
+
+
+def analyzers(schema: DocumentSchema) -> dict[str, Analyzer]:
+    return {n: analyzer(schema.fields[n]["full_text_search"]) for n in schema.text_fields()}
 
 
 def analyzers_of(schema: DocumentSchema, names: Sequence[str]) -> list[Analyzer]:

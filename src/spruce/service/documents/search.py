@@ -16,7 +16,7 @@ from spruce.engine.read.filters import Filter
 from spruce.errors import InvalidArgument
 from spruce.service.data_plane import DataPlane
 from spruce.service.documents.data import document_filter, include_list, schema_of
-from spruce.service.documents.fulltext import Snapshots, analyzers_of
+from spruce.service.documents.fulltext import Texts, analyzers_of
 from spruce.service.documents.fulltext import top_k as top_k_text
 from spruce.service.documents.query_string import Node, parse, text_query
 from spruce.service.documents.records import document_json
@@ -53,7 +53,7 @@ class DocumentSearch:
     def __init__(self, data: DataPlane, inference: Inference | None) -> None:
         self._data = data
         self._inference = inference
-        self._snapshots = Snapshots()
+        self._texts = Texts()
 
     def search(self, index: IndexRow, namespace: str, body: Mapping[str, Any]) -> SearchResult:
         schema = schema_of(index)
@@ -127,8 +127,8 @@ class DocumentSearch:
         ns = self._data.store(index).get(namespace, create=False)
         if ns is None:
             return SearchResult([], 1, None, 0)
-        snapshot = self._snapshots.get((index.uid, namespace), ns, schema)
-        ranked = top_k_text(snapshot, nodes, parsed, top_k)
+        view = ns.read_view()
+        ranked = top_k_text(view, self._texts, schema, nodes, parsed, top_k)
         records = ns.fetch([i for i, _ in ranked]) if include != [] else {}
         matches = [
             (
@@ -137,7 +137,7 @@ class DocumentSearch:
             )
             for i, s in ranked
         ]
-        return SearchResult(matches, max(1, len(snapshot.ids) // 1000), None, snapshot.lsn)
+        return SearchResult(matches, max(1, view.count() // 1000), None, view.lsn)
 
     def _vector_query(
         self, index: IndexRow, schema: DocumentSchema, clause: Mapping[str, Any]

@@ -24,6 +24,7 @@ from spruce.catalog import IndexRow
 from spruce.engine.read.filters import Filter
 from spruce.engine.read.partition import shard_of
 from spruce.engine.read.terms import TermsAll
+from spruce.engine.read.view import View
 from spruce.engine.write.namespace import Namespace
 from spruce.errors import FailedPrecondition
 from spruce.service.data_plane import DataPlane
@@ -173,6 +174,10 @@ class _Routed:
 
     def count(self, filter: Filter | None = None) -> int:
         return self._writer.count(filter)
+
+    def read_view(self) -> View:
+        # Full-text search scores the writer's view: replicas serve vector queries.
+        return self._writer.read_view()
 
     def fetch_where(
         self, filter: Filter, *, limit: int = 100, after: str | None = None
