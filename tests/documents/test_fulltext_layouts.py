@@ -45,10 +45,15 @@ def _check(ns: Namespace, texts: Texts, docs: list[dict[str, Any]], k: int = 12)
     view = ns.read_view()
     for query in QUERIES:
         for fields in (["title"], ["body"], ["title", "body"]):
-            want = _ranked(reference(docs, query, fields), k)
+            scores = reference(docs, query, fields)
+            want = _ranked(scores, k)
             got = top_k(view, texts, DOC_SCHEMA, _nodes(query, fields), None, k)
-            assert [i for i, _ in got] == [i for i, _ in want], (query, fields)
-            for (_, a), (_, b) in zip(got, want, strict=True):
+            assert len({i for i, _ in got}) == len(got) == len(want), (query, fields)
+            # Exact top-k up to the order of ties: the document at each rank has the
+            # reference's score for that rank (sums in another order differ in the last
+            # bits, so equal scores may come in either order, and either may make the cut).
+            for (i, a), (_, b) in zip(got, want, strict=True):
+                assert scores[i] == pytest.approx(b, abs=1e-9), (query, fields, i)
                 assert a == pytest.approx(b, abs=1e-4)
 
 
